@@ -1,0 +1,398 @@
+"""The ``seqadv`` command: train | sample | eval | bleu | list | oracle."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import seqadv
+from seqadv.errors import SeqadvError
+
+log = logging.getLogger("seqadv")
+
+DEFAULT_PRESET = "quickstart"
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _setup_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity < 0 else logging.DEBUG if verbosity > 0 else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("seqadv")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def packaged_presets() -> dict[str, Path]:
+    """Presets shipped inside the package (the built-in default among them)."""
+    folder = Path(__file__).with_name("presets")
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def find_preset(name_or_path: str | None) -> Path:
+    """A config path: a file, a name in experiments/, or a packaged preset name."""
+    if name_or_path is None:
+        return packaged_presets()[DEFAULT_PRESET]
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for candidate in (Path("experiments") / f"{name_or_path}.yaml",):
+        if candidate.is_file():
+            return candidate
+    builtin = packaged_presets()
+    if name_or_path in builtin:
+        return builtin[name_or_path]
+    known = sorted(set(builtin) | {p.stem for p in Path("experiments").glob("*.yaml")})
+    raise SeqadvError(
+        f"{name_or_path}: no such config file or preset; presets: {', '.join(known) or '(none)'}"
+    )
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+# -- train ------------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    from seqadv.adversarial import AdversarialTrainer
+    from seqadv.config import load_config
+    from seqadv.runs import RunDir
+
+    if args.resume:
+        if args.config or args.set:
+            raise SeqadvError(
+                "--resume RUN_DIR continues with the run's own config.yaml; drop CONFIG and --set"
+            )
+        trainer = AdversarialTrainer.resume(args.resume)
+    else:
+        path = find_preset(args.config)
+        cfg = load_config(path, args.set)
+        run = RunDir(args.out) if args.out else RunDir.new(cfg.name, root=args.runs_root)
+        if run.last_checkpoint.is_file():
+            raise SeqadvError(
+                f"{run.path} already holds a run; use --resume {run.path} to continue it, "
+                "or choose another --out"
+            )
+        print(f"seqadv {seqadv.__version__}: training {path} -> {run.path}", file=sys.stderr)
+        trainer = AdversarialTrainer(cfg, run=run, base_dir=Path(path).resolve().parent)
+    try:
+        final = trainer.fit()
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted; the last checkpoint is at the last finished epoch. "
+            f"Continue with: seqadv train --resume {trainer.run.path}",
+            file=sys.stderr,
+        )
+        return 130
+    _print_summary(trainer, final)
+    return 0
+
+
+def _print_summary(trainer: Any, final: dict[str, Any]) -> None:
+    records = trainer.records
+    first = records[0] if records else {}
+    print(
+        f"\nrun: {trainer.run.path}  (seed {trainer.seed}, {trainer.cfg.threads} torch thread(s))"
+    )
+    print(f"data: {trainer.data.description}")
+    keys = [k for k in final if k.startswith("eval/") and isinstance(final[k], (int, float))]
+    if keys:
+        width = max(len(k) for k in keys)
+        print(f"{'metric':<{width}}  {'start':>9}  {'end':>9}")
+        for k in keys:
+            start = first.get(k)
+            print(
+                f"{k:<{width}}  {_fmt(start) if start is not None else '-':>9}  {_fmt(final[k]):>9}"
+            )
+    if "eval/bleu_signature" in final:
+        print(f"BLEU signature: {final['eval/bleu_signature']}")
+    elapsed = final.get("time/elapsed_s")
+    if elapsed is not None:
+        print(f"wall time: {elapsed / 60:.1f} min")
+    plot = trainer.run.path / "plots" / "learning_curve.png"
+    if plot.is_file():
+        print(f"learning curve: {plot}")
+    print(f"metrics: {trainer.run.metrics_path}")
+
+
+# -- sample -----------------------------------------------------------------------------------
+def _load_generator(path: str):
+    from seqadv.data.vocab import Vocab
+    from seqadv.models.generator import LSTMGenerator
+    from seqadv.runs import load_checkpoint
+
+    ckpt = load_checkpoint(path)
+    gen = LSTMGenerator.from_spec(ckpt["generator_spec"])
+    gen.load_state_dict(ckpt["generator"])
+    gen.eval()
+    vocab = Vocab(ckpt["vocab"]) if ckpt.get("vocab") else None
+    return ckpt, gen, vocab
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    ckpt, gen, vocab = _load_generator(args.checkpoint)
+    g = torch.Generator().manual_seed(args.seed)
+    samples = gen.sample(args.n, generator=g, temperature=args.temperature)
+    tokenizer = ckpt["config"]["data"].get("tokenizer", "space")
+    lines = []
+    for row in samples.tolist():
+        if vocab is None or args.ids:
+            lines.append(" ".join(str(i) for i in row if i != gen.pad_id))
+        else:
+            lines.append(("" if tokenizer == "char" else " ").join(vocab.decode(row, strip=True)))
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        from seqadv.runs import atomic_write_text
+
+        atomic_write_text(args.out, text)
+        print(f"wrote {len(lines)} samples to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# -- eval -------------------------------------------------------------------------------------
+def cmd_eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from seqadv.config import apply_overrides, config_from_dict
+    from seqadv.experiment import build_data, evaluate_generator
+
+    torch.set_num_threads(args.threads)
+    ckpt, gen, _ = _load_generator(args.checkpoint)
+    data_cfg = dict(ckpt["config"])
+    apply_overrides(data_cfg, args.set)
+    cfg = config_from_dict(data_cfg, where=ckpt["path"])
+    if args.n_samples:
+        cfg.eval.n_samples = args.n_samples
+    data = build_data(cfg.data)
+    metrics, _ = evaluate_generator(gen, data, cfg.eval, args.seed, "cli-eval")
+    result = {
+        "checkpoint": ckpt["path"],
+        "seed": args.seed,
+        "n_samples": cfg.eval.n_samples,
+        "temperature": cfg.eval.temperature,
+        **metrics,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k:<22} {_fmt(v)}")
+    return 0
+
+
+# -- list -------------------------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace) -> int:
+    what = args.what
+    rows: list[tuple[str, ...]] = []
+    if what == "presets":
+        for name, path in packaged_presets().items():
+            rows.append((name, "built-in", _first_comment(path)))
+        for path in sorted(Path("experiments").glob("*.yaml")):
+            rows.append((str(path), "experiments/", _first_comment(path)))
+    elif what == "rewards":
+        from seqadv.rewards import list_rewards
+
+        rows = [tuple(map(str, r)) for r in list_rewards()]
+    elif what == "runs":
+        root = Path(args.runs_root)
+        for path in sorted(root.glob("*/config.yaml")):
+            run = path.parent
+            status = (
+                "checkpointed" if (run / "checkpoints" / "last.pt").is_file() else "no checkpoint"
+            )
+            rows.append((str(run), status, ""))
+    else:
+        registry = _registry(what)
+        for entry in registry.entries():
+            try:
+                summary = entry.summary
+            except Exception as exc:  # an entry that fails to import is still listed
+                summary = f"(cannot import: {exc})"
+            rows.append((entry.name, str(entry.meta.get("kind", "")), summary))
+    if not rows:
+        print(f"(no {what})")
+        return 0
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(f"{c:<{w}}" for c, w in zip(r[:-1], widths)) + "  " + r[-1])
+    return 0
+
+
+def _registry(what: str):
+    if what == "algorithms":
+        from seqadv.algorithms import ALGORITHMS
+
+        return ALGORITHMS
+    if what == "discriminators":
+        from seqadv.models.discriminator import DISCRIMINATORS
+
+        return DISCRIMINATORS
+    if what == "envs":
+        from seqadv.envs import ENVIRONMENTS
+
+        return ENVIRONMENTS
+    raise SeqadvError(f"unknown listing {what!r}")
+
+
+def _first_comment(path: Path) -> str:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+    return ""
+
+
+# -- oracle -----------------------------------------------------------------------------------
+def cmd_oracle(args: argparse.Namespace) -> int:
+    if args.oracle_cmd == "import-seqgan":
+        from seqadv.data.oracle import import_seqgan_pickle
+
+        arrays = import_seqgan_pickle(args.pickle, args.out)
+        v, e = arrays["emb"].shape
+        print(f"wrote {args.out}: V={v}, embedding {e}, hidden {arrays['Ui'].shape[0]} (15 arrays)")
+        return 0
+    if args.oracle_cmd == "info":
+        import torch
+
+        from seqadv.models.oracle import load_oracle
+
+        torch.set_num_threads(args.threads)
+        oracle = load_oracle(args.path, seed=args.seed, max_len=args.max_len)
+        g = torch.Generator().manual_seed(0)
+        samples = oracle.sample(args.n, generator=g)
+        print(f"oracle: {oracle.source}")
+        print(f"V={oracle.vocab_size}, T={oracle.max_len}, hidden {oracle.spec.hidden_dim}")
+        print(f"NLL of its own {args.n} samples: {oracle.nll(samples):.4f} per token")
+        return 0
+    raise SeqadvError(f"unknown oracle command {args.oracle_cmd!r}")
+
+
+# -- bleu -------------------------------------------------------------------------------------
+def cmd_bleu(args: argparse.Namespace) -> int:
+    from seqadv.metrics import bleu_cli
+
+    return bleu_cli.run(args)
+
+
+# -- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seqadv",
+        description="Text GANs trained with reinforcement learning.",
+    )
+    parser.add_argument("--version", action="version", version=f"seqadv {seqadv.__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and results only")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train from a YAML config (default: the built-in quickstart)")
+    p.add_argument("config", nargs="?", help="config file or preset name (default: quickstart)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (repeatable)",
+    )
+    p.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP)")
+    p.add_argument("--runs-root", default="runs", help="where new run directories go")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="sample text from a checkpoint or run directory")
+    p.add_argument("checkpoint", help="a .pt checkpoint or a run directory")
+    p.add_argument("-n", type=int, default=10, help="how many sequences")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ids", action="store_true", help="print token ids instead of text")
+    p.add_argument("--out", help="write to this file instead of standard output")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint (NLL-oracle, NLL-test, BLEU)")
+    p.add_argument("checkpoint", help="a .pt checkpoint or a run directory")
+    p.add_argument("--n-samples", type=int, help="generated sequences to score")
+    p.add_argument("--seed", type=int, default=0, help="seed of the evaluation samples")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override the run's config (e.g. data.test_path=...)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bleu", help="Texygen-protocol BLEU / Self-BLEU of a text file")
+    try:
+        from seqadv.metrics import bleu_cli
+
+        bleu_cli.add_arguments(p)
+    except ImportError:  # pragma: no cover
+        pass
+    p.set_defaults(func=cmd_bleu)
+
+    p = sub.add_parser(
+        "list", help="list presets, rewards, algorithms, discriminators, envs or runs"
+    )
+    p.add_argument(
+        "what",
+        nargs="?",
+        default="presets",
+        choices=["presets", "rewards", "algorithms", "discriminators", "envs", "runs"],
+    )
+    p.add_argument("--runs-root", default="runs")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("oracle", help="the synthetic oracle: import SeqGAN's, inspect one")
+    osub = p.add_subparsers(dest="oracle_cmd", metavar="ORACLE_COMMAND")
+    q = osub.add_parser(
+        "import-seqgan", help="convert SeqGAN's target_params pickle to .npz (arrays only)"
+    )
+    q.add_argument("pickle")
+    q.add_argument("out", help="the .npz to write")
+    q = osub.add_parser("info", help="describe an oracle and the NLL of its own samples")
+    q.add_argument("path", nargs="?", help=".npz oracle (default: the seeded oracle)")
+    q.add_argument("--seed", type=int, default=0, help="seed of the seeded oracle")
+    q.add_argument("--max-len", type=int, default=20)
+    q.add_argument("-n", type=int, default=2000)
+    q.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=cmd_oracle)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    if args.command == "oracle" and not args.oracle_cmd:
+        parser.parse_args(["oracle", "--help"])
+    _setup_logging(-1 if args.quiet else args.verbose)
+    try:
+        return int(args.func(args) or 0)
+    except SeqadvError as exc:
+        print(f"seqadv: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nseqadv: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,372 @@
+"""Typed experiment configuration: YAML in, dataclasses inside, resolved YAML out.
+
+A config file is a mapping whose keys are the fields below; nested sections are nested
+mappings. Unknown keys are errors that name the key and list the valid ones. Values are
+type-checked. ``--set a.b=value`` overrides (``value`` is parsed as YAML) are applied before
+checking. Components (rewards, algorithms, discriminators) are ``{name, kwargs}`` resolved
+through their registries when the run is built.
+
+Example:
+    >>> cfg = config_from_dict({"name": "demo", "pretrain": {"epochs": 3}})
+    >>> cfg.pretrain.epochs, cfg.pretrain.batch_size
+    (3, 64)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seqadv.errors import ConfigError
+
+__all__ = [
+    "ExperimentConfig",
+    "DataConfig",
+    "GeneratorConfig",
+    "PretrainConfig",
+    "DiscriminatorConfig",
+    "AdversarialConfig",
+    "EnvConfig",
+    "ComponentConfig",
+    "EvalConfig",
+    "load_config",
+    "config_from_dict",
+    "config_to_dict",
+    "apply_overrides",
+    "dump_config",
+]
+
+
+@dataclass
+class ComponentConfig:
+    """A registered component: its name (or dotted path) and keyword arguments."""
+
+    name: str = ""  # registry name or "package.module:attribute"
+    kwargs: dict[str, Any] = field(default_factory=dict)  # passed to the factory
+
+
+@dataclass
+class DataConfig:
+    """Where the real data come from: the synthetic oracle or a text corpus."""
+
+    source: str = "oracle"  # "oracle" or "corpus"
+    oracle_path: str | None = (
+        None  # oracle .npz (e.g. ../shared/data/seqgan_oracle.npz); None: seeded
+    )
+    oracle_seed: int = 0  # seed of the seeded oracle (N(0,1) parameters)
+    vocab_size: int = 5000  # seeded oracle: vocabulary size V
+    oracle_embed_dim: int = 32  # seeded oracle: embedding size
+    oracle_hidden_dim: int = 32  # seeded oracle: hidden size
+    max_len: int = 20  # sequence length T (corpora: EOS included)
+    n_train: int = 10_000  # oracle: training sequences sampled from the oracle
+    n_test: int = 10_000  # oracle: held-out sequences for NLL-test
+    data_seed: int = 88  # oracle: seed of the training/test samples
+    train_path: str | None = None  # corpus: training text, one sentence per line
+    test_path: str | None = None  # corpus: test text (references for BLEU, NLL-test)
+    tokenizer: str = "nltk"  # corpus: nltk | space | char
+    min_freq: int = 1  # corpus: rarer words become <unk>
+    max_vocab: int | None = None  # corpus: cap on the vocabulary size (specials included)
+    long_lines: str = "truncate"  # corpus: truncate | skip | error for lines over max_len - 1 words
+    encoding_errors: str = "strict"  # corpus: strict | replace | skip for undecodable lines
+
+
+@dataclass
+class GeneratorConfig:
+    """The LSTM generator."""
+
+    embed_dim: int = 32  # token embedding size
+    hidden_dim: int = 32  # LSTM state size
+    init_std: float | None = (
+        0.1  # N(0, init_std^2) for every parameter (SeqGAN); None: torch default
+    )
+
+
+@dataclass
+class PretrainConfig:
+    """Maximum-likelihood pretraining of the generator."""
+
+    epochs: int = 120  # passes over the training data
+    batch_size: int = 64  # sequences per update
+    lr: float = 0.01  # Adam learning rate (SeqGAN: 0.01)
+    grad_clip: float | None = 5.0  # global gradient-norm clip (SeqGAN: 5.0)
+
+
+@dataclass
+class DiscriminatorConfig:
+    """The discriminator and how it is trained."""
+
+    name: str = "cnn"  # DISCRIMINATORS registry name or dotted path
+    kwargs: dict[str, Any] = field(default_factory=dict)  # passed to the discriminator
+    lr: float = 1e-4  # Adam learning rate (SeqGAN: 1e-4)
+    batch_size: int = 64  # sequences per update
+    pretrain_rounds: int = 50  # pretraining rounds, each on fresh negatives (SeqGAN: 50)
+    pretrain_epochs: int = 3  # epochs per pretraining round (SeqGAN: 3)
+    n_negatives: int = 10_000  # generated sequences per round (SeqGAN: 10,000)
+
+
+@dataclass
+class EnvConfig:
+    """The text-generation environment the RL learner acts in."""
+
+    reward: ComponentConfig = field(default_factory=lambda: ComponentConfig("prob"))  # REWARDS
+    mode: str = "mc_rollout"  # terminal | mc_rollout | mc_rollout_shaped | per_token
+    n_rollouts: int = 16  # Monte-Carlo rollouts per step (SeqGAN: 16)
+    batch_size: int = 64  # sequences generated together (one env batch)
+
+
+@dataclass
+class AdversarialConfig:
+    """The adversarial phase: rounds of generator updates and discriminator training."""
+
+    epochs: int = 0  # adversarial rounds; 0 runs MLE only
+    generator_steps: int = 1  # learner updates per round (SeqGAN: 1)
+    discriminator_rounds: int = (
+        5  # discriminator rounds per epoch, each on fresh negatives (SeqGAN: 5)
+    )
+    discriminator_epochs: int = 3  # epochs per discriminator round (SeqGAN: 3)
+    rollout_update_rate: float = 0.8  # rollout policy <- rate * rollout + (1 - rate) * generator
+    lr: float = 0.01  # learner learning rate (SeqGAN: Adam 0.01)
+    grad_clip: float | None = 5.0  # gradient-norm clip of learner updates
+    mle_steps: int = 0  # MLE updates interleaved after each generator step (0: none)
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation during and after training."""
+
+    every_epochs: int = 5  # MLE epochs between evaluations
+    every_rounds: int = 5  # adversarial rounds between evaluations
+    n_samples: int = 10_000  # generated sequences scored (SeqGAN: 10,000)
+    temperature: float = 1.0  # sampling temperature for evaluation (1: the model itself)
+    bleu_max_n: int = 5  # corpus: BLEU-2..max_n against the test split
+    n_bleu_samples: int | None = None  # corpus: samples scored by BLEU (None: n_samples)
+    self_bleu: bool = True  # corpus: also Self-BLEU of the samples
+    n_self_bleu: int | None = 1000  # corpus: samples used for Self-BLEU (None: all)
+    n_print: int = 3  # samples shown in the log at each evaluation
+
+
+@dataclass
+class ExperimentConfig:
+    """One experiment: data, models, training phases and evaluation."""
+
+    name: str = "experiment"  # run name (the run directory starts with it)
+    seed: int | None = None  # master seed; drawn, printed and recorded when None
+    threads: int = 1  # torch threads (set explicitly; more than free cores is slower)
+    data: DataConfig = field(default_factory=DataConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    algorithm: ComponentConfig = field(
+        default_factory=lambda: ComponentConfig("reinforce", {"discount": 0.0})
+    )  # ALGORITHMS registry name and its kwargs
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    keep_samples: int = 200  # generated sequences written to samples/ at each evaluation
+
+
+# -- conversion ------------------------------------------------------------------------------
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, key: str, where: str) -> Any:
+    """Check and convert a YAML value to the annotated type ``tp``."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None:
+            if type(None) in args:
+                return None
+            raise ConfigError(f"{where}: {key} must not be null")
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, key, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{where}: bad value for {key}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {key} must be a mapping, got {type(value).__name__}")
+        return _build(tp, value, key, where)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {key} must be a mapping, got {type(value).__name__}")
+        return dict(value)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: {key} must be a list, got {type(value).__name__}")
+        (item_tp,) = typing.get_args(tp) or (Any,)
+        return [_convert(v, item_tp, f"{key}[{i}]", where) for i, v in enumerate(value)]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: {key} must be true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{where}: {key} must be an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)  # YAML reads 1e-4 as a string
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{where}: {key} must be a string, got {value!r}")
+    raise ConfigError(f"{where}: {key}: unsupported type {_type_name(tp)}")
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str, where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        full = f"{prefix}.{key}" if prefix else str(key)
+        if key not in names:
+            import difflib
+
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{where}: unknown key {full!r}{hint}; valid keys"
+                f"{' of ' + prefix if prefix else ''}: {', '.join(names)}"
+            )
+        kwargs[key] = _convert(value, hints[key], full, where)
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict[str, Any] | None, where: str = "config") -> ExperimentConfig:
+    """Build and check an :class:`ExperimentConfig` from a plain mapping."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: the top level must be a mapping, got {type(data).__name__}")
+    cfg = _build(ExperimentConfig, data, "", where)
+    validate(cfg, where)
+    return cfg
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain-data form (for YAML and checkpoints)."""
+    return dataclasses.asdict(cfg)
+
+
+def validate(cfg: ExperimentConfig, where: str = "config") -> None:
+    """Checks that span fields or values (the types are checked already)."""
+
+    def need(ok: bool, key: str, msg: str) -> None:
+        if not ok:
+            raise ConfigError(f"{where}: {key} {msg}")
+
+    need(cfg.data.source in ("oracle", "corpus"), "data.source", "must be 'oracle' or 'corpus'")
+    if cfg.data.source == "corpus":
+        need(
+            bool(cfg.data.train_path), "data.train_path", "is required when data.source is 'corpus'"
+        )
+    need(cfg.data.max_len >= 2, "data.max_len", "must be >= 2")
+    need(cfg.data.n_train >= 1, "data.n_train", "must be >= 1")
+    need(cfg.threads >= 1, "threads", "must be >= 1")
+    need(cfg.pretrain.epochs >= 0, "pretrain.epochs", "must be >= 0")
+    need(cfg.pretrain.batch_size >= 1, "pretrain.batch_size", "must be >= 1")
+    need(cfg.adversarial.epochs >= 0, "adversarial.epochs", "must be >= 0")
+    need(
+        0.0 <= cfg.adversarial.rollout_update_rate <= 1.0,
+        "adversarial.rollout_update_rate",
+        "must be in [0, 1]",
+    )
+    need(cfg.eval.every_epochs >= 1, "eval.every_epochs", "must be >= 1")
+    need(cfg.eval.every_rounds >= 1, "eval.every_rounds", "must be >= 1")
+    need(cfg.eval.n_samples >= 1, "eval.n_samples", "must be >= 1")
+    need(cfg.eval.temperature > 0, "eval.temperature", "must be > 0")
+    need(cfg.env.n_rollouts >= 1, "env.n_rollouts", "must be >= 1")
+    need(
+        cfg.env.mode in ("terminal", "mc_rollout", "mc_rollout_shaped", "per_token"),
+        "env.mode",
+        "must be one of terminal, mc_rollout, mc_rollout_shaped, per_token",
+    )
+
+
+# -- files and overrides ---------------------------------------------------------------------
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b=value`` strings (values parsed as YAML) to a nested mapping in place."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. pretrain.epochs=3")
+        key, _, raw = item.partition("=")
+        key = key.strip()
+        if not key:
+            raise ConfigError(f"--set {item!r}: empty key")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({exc})") from exc
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {part!r} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML mapping, with errors that name the file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def load_config(
+    path: str | os.PathLike | None = None, overrides: list[str] | None = None
+) -> ExperimentConfig:
+    """Read a YAML config (or the defaults when ``path`` is None) and apply overrides."""
+    data = read_yaml(path) if path is not None else {}
+    apply_overrides(data, overrides or [])
+    return config_from_dict(data, where=str(path) if path is not None else "config")
+
+
+def dump_config(cfg: ExperimentConfig) -> str:
+    """The resolved config as YAML (every field, defaults included)."""
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False, default_flow_style=False)

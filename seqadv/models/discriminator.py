@@ -1,0 +1,908 @@
+"""Discriminators: sequence-level and token-level classifiers of real versus generated text.
+
+Every discriminator is a plain, batch-first ``nn.Module`` that maps token ids to raw logits;
+``sigmoid(logit)`` is the probability that the input is real. Sequence-level models return one
+logit per sequence, token-level models one logit per position.
+
+Token ids: ``0 .. vocab_size - 1`` are words; the id ``vocab_size`` is reserved for padding
+beyond the end of a sequence (the synthetic oracle has no PAD token). A corpus with its own PAD
+id passes it as ``pad_id``; the id ``vocab_size`` is then still accepted and read as padding.
+Every embedding therefore has ``vocab_size + 1`` rows, the padding row fixed at zero.
+
+Built-ins, in the ``DISCRIMINATORS`` registry:
+
+* ``cnn`` -- :class:`CNNDiscriminator`, SeqGAN's convolutional discriminator.
+* ``lstm`` -- :class:`LSTMDiscriminator`, the last real token's LSTM state to a logit.
+* ``token_lstm`` -- :class:`TokenDiscriminator`, a logit at every position (per-token rewards).
+
+:func:`train_discriminator` runs k epochs of balanced real/fake minibatches, deterministic
+under an explicit ``torch.Generator``, and leaves the model in eval mode (rewards must be
+computed with dropout off). Fresh negatives are the caller's job: it passes tensors.
+
+Example:
+    >>> import torch
+    >>> from seqadv.models.discriminator import make_discriminator, train_discriminator
+    >>> d = make_discriminator("cnn", vocab_size=8, max_len=6,
+    ...                        filter_sizes=(2, 3), num_filters=(4, 4))
+    >>> real = torch.ones(32, 6, dtype=torch.long)
+    >>> fake = torch.randint(0, 8, (32, 6), generator=torch.Generator().manual_seed(0))
+    >>> stats = train_discriminator(d, real, fake, epochs=1, batch_size=16,
+    ...                             optimizer=torch.optim.Adam(d.parameters(), lr=1e-3),
+    ...                             generator=torch.Generator().manual_seed(0))
+    >>> sorted(stats)
+    ['dis/acc_fake', 'dis/acc_real', 'dis/epochs', 'dis/loss']
+    >>> d.training
+    False
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seqadv.registry import Registry
+
+__all__ = [
+    "DISCRIMINATORS",
+    "CNNDiscriminator",
+    "Discriminator",
+    "Highway",
+    "LSTMDiscriminator",
+    "SEQGAN_FILTER_SIZES",
+    "SEQGAN_NUM_FILTERS",
+    "TokenDiscriminator",
+    "default_optimizer",
+    "evaluate_discriminator",
+    "make_discriminator",
+    "train_discriminator",
+]
+
+logger = logging.getLogger("seqadv")
+
+#: SeqGAN's filter widths and filter counts (LantaoYu/SeqGAN, sequence_gan.py).
+SEQGAN_FILTER_SIZES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
+SEQGAN_NUM_FILTERS: tuple[int, ...] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+
+
+# ------------------------------------------------------------------------------------------
+# Base class
+# ------------------------------------------------------------------------------------------
+class Discriminator(nn.Module):
+    """Base class of seqadv's discriminators.
+
+    Subclasses implement :meth:`features` and :meth:`forward`; they may add a regularizer by
+    overriding :meth:`regularization`, which :meth:`loss` adds to the cross-entropy.
+
+    Args:
+        vocab_size: number of word ids V; ids ``0 .. V-1`` are words and ``V`` is padding.
+        max_len: the longest sequence T the model accepts; shorter inputs are fine.
+        pad_id: the corpus' PAD id (in ``0 .. V-1``), or None when there is none (the
+            oracle); padding then uses the reserved id ``V``.
+
+    Attributes:
+        vocab_size: V.
+        max_len: T.
+        pad_id: the ``pad_id`` given (None for the oracle).
+        padding_idx: the id whose embedding is zero: ``pad_id`` if given, else V.
+        level: ``"sequence"`` (logits (B,)) or ``"token"`` (logits (B, T)).
+    """
+
+    level: str = "sequence"
+
+    def __init__(self, vocab_size: int, max_len: int, pad_id: int | None = None) -> None:
+        super().__init__()
+        if not isinstance(vocab_size, int) or vocab_size < 1:
+            raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
+        if not isinstance(max_len, int) or max_len < 1:
+            raise ValueError(f"max_len must be a positive int, got {max_len!r}")
+        if pad_id is not None and not (0 <= pad_id <= vocab_size):
+            raise ValueError(f"pad_id must lie in [0, vocab_size={vocab_size}], got {pad_id!r}")
+        self.vocab_size = vocab_size
+        self.max_len = max_len
+        self.pad_id = pad_id
+        self.padding_idx = pad_id if pad_id is not None else vocab_size
+
+    # -- input handling -------------------------------------------------------------------
+    def check_tokens(self, sequences: Tensor, name: str = "sequences") -> None:
+        """Raise ValueError, naming the argument, unless ``sequences`` is valid input.
+
+        Valid: a 2-D int64 tensor (B, T) with 1 <= T <= max_len and every id in
+        ``[0, vocab_size]`` (``vocab_size`` being padding). Costs one min/max pass.
+
+        Args:
+            sequences: (B, T) token ids.
+            name: the argument name to put in the message (e.g. ``"real"``).
+        """
+        if not isinstance(sequences, Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor, got {type(sequences).__name__}")
+        if sequences.dim() != 2 or sequences.dtype != torch.int64:
+            raise ValueError(
+                f"{name} must be a 2-D int64 (LongTensor) of shape (B, T), got shape "
+                f"{tuple(sequences.shape)} and dtype {sequences.dtype}"
+            )
+        length = sequences.shape[1]
+        if not 1 <= length <= self.max_len:
+            raise ValueError(
+                f"{name} has length T={length}; this discriminator takes 1 <= T <= "
+                f"max_len={self.max_len}"
+            )
+        if sequences.numel() == 0:
+            return
+        low, high = torch.aminmax(sequences)
+        low, high = int(low), int(high)
+        if low < 0 or high > self.vocab_size:
+            bad = low if low < 0 else high
+            raise ValueError(
+                f"{name} contains token id {bad} outside [0, vocab_size={self.vocab_size}] "
+                f"(ids 0..{self.vocab_size - 1} are words, {self.vocab_size} is padding)"
+            )
+
+    def _prepare(self, sequences: Tensor, name: str = "sequences") -> Tensor:
+        """Check ``sequences`` and map the reserved id V to ``pad_id`` when they differ."""
+        self.check_tokens(sequences, name)
+        if self.padding_idx != self.vocab_size:
+            sequences = sequences.masked_fill(sequences == self.vocab_size, self.padding_idx)
+        return sequences
+
+    def padding_mask(self, sequences: Tensor) -> Tensor:
+        """(B, T) bool, True at real (non-padding) positions of (B, T) ``sequences``."""
+        real = sequences != self.padding_idx
+        if self.padding_idx != self.vocab_size:
+            real &= sequences != self.vocab_size
+        return real
+
+    def _make_embedding(self, dim: int) -> nn.Embedding:
+        return nn.Embedding(self.vocab_size + 1, dim, padding_idx=self.padding_idx)
+
+    # -- model ----------------------------------------------------------------------------
+    def features(self, sequences: Tensor) -> Tensor:
+        """The penultimate representation.
+
+        Args:
+            sequences: (B, T) int64 token ids.
+
+        Returns:
+            (B, F) float features (RankGAN's rank reward uses their cosine similarities).
+        """
+        raise NotImplementedError
+
+    def forward(self, sequences: Tensor) -> Tensor:
+        """Raw logits; ``sigmoid`` of a logit is the probability of "real".
+
+        Args:
+            sequences: (B, T) int64 token ids.
+
+        Returns:
+            (B,) logits for a sequence-level model, (B, T) for a token-level one.
+        """
+        raise NotImplementedError
+
+    def regularization(self) -> Tensor:
+        """The model's penalty added to the loss (a 0-dim tensor; zero by default)."""
+        return next(self.parameters()).new_zeros(())
+
+    def loss(self, logits: Tensor, labels: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Binary cross-entropy with logits, averaged, plus :meth:`regularization`.
+
+        Args:
+            logits: (B,) or (B, T) raw logits from :meth:`forward`.
+            labels: 1 for real, 0 for generated; (B,) or the shape of ``logits``. A (B,)
+                label of token-level logits applies to every position of its sequence.
+            mask: optional bool/float tensor of the shape of ``logits``: only its nonzero
+                entries count (token level: the real, non-padding positions). The mean is
+                taken over the mask (0 if it is empty).
+
+        Returns:
+            A 0-dim tensor: the mean cross-entropy plus the regularizer.
+        """
+        labels = labels.to(logits.dtype)
+        if labels.dim() == 1 and logits.dim() == 2:
+            labels = labels[:, None].expand_as(logits)
+        if labels.shape != logits.shape:
+            raise ValueError(
+                f"labels of shape {tuple(labels.shape)} do not fit logits of shape "
+                f"{tuple(logits.shape)}"
+            )
+        if mask is None:
+            bce = F.binary_cross_entropy_with_logits(logits, labels)
+        else:
+            if mask.shape != logits.shape:
+                raise ValueError(
+                    f"mask of shape {tuple(mask.shape)} does not fit logits of shape "
+                    f"{tuple(logits.shape)}"
+                )
+            weight = mask.to(logits.dtype)
+            per = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+            bce = (per * weight).sum() / weight.sum().clamp_min(1.0)
+        return bce + self.regularization()
+
+    def extra_repr(self) -> str:
+        return (
+            f"vocab_size={self.vocab_size}, max_len={self.max_len}, pad_id={self.pad_id}, "
+            f"level={self.level!r}"
+        )
+
+
+# ------------------------------------------------------------------------------------------
+# CNN (SeqGAN)
+# ------------------------------------------------------------------------------------------
+class Highway(nn.Module):
+    """One highway layer, as SeqGAN's: ``t * relu(W_H h + b_H) + (1 - t) * h``.
+
+    ``t = sigmoid(W_T h + b_T)`` is the transform gate. Both maps are computed by a single
+    ``nn.Linear(size, 2 * size)`` (one matrix multiply): output rows ``[:size]`` are the gate
+    (W_T, b_T), rows ``[size:]`` the transform (W_H, b_H).
+
+    Args:
+        size: the feature width F.
+        gate_bias: initial value of b_T (SeqGAN calls its highway with a gate offset of 0;
+            the highway paper suggests a negative value to start near the identity).
+    """
+
+    def __init__(self, size: int, gate_bias: float = 0.0) -> None:
+        super().__init__()
+        self.size = size
+        self.proj = nn.Linear(size, 2 * size)
+        nn.init.xavier_uniform_(self.proj.weight[:size])
+        nn.init.xavier_uniform_(self.proj.weight[size:])
+        with torch.no_grad():
+            self.proj.bias.zero_()
+            self.proj.bias[:size].fill_(gate_bias)
+
+    def forward(self, h: Tensor) -> Tensor:
+        """Map (B, F) to (B, F)."""
+        gate, transform = self.proj(h).split(self.size, dim=-1)
+        t = torch.sigmoid(gate)
+        return torch.addcmul(h, t, F.relu(transform) - h)
+
+
+def _windows(embedded: Tensor, width: int) -> Tensor:
+    """(B, T, E) -> (T*B, width*E): row ``t*B + b`` = embeddings of tokens t..t+width-1 of b.
+
+    Positions past the end read zeros (they are only used by narrower filters' unused tail).
+    """
+    batch, length, dim = embedded.shape
+    padded = F.pad(embedded, (0, 0, 0, width - 1))
+    span = length + width - 1
+    windows = padded.as_strided((length, batch, width, dim), (dim, span * dim, dim, 1))
+    return windows.contiguous().view(length * batch, width * dim)
+
+
+def _fold_windows(grad_windows: Tensor, batch: int, width: int, dim: int) -> Tensor:
+    """Adjoint of :func:`_windows`: (T*B, width*E) -> (B, T, E)."""
+    length = grad_windows.shape[0] // batch
+    grad = grad_windows.new_zeros(length + width - 1, batch, dim)
+    parts = grad_windows.view(length, batch, width, dim)
+    for k in range(width):
+        grad[k : k + length] += parts[:, :, k]
+    return grad[:length].transpose(0, 1)
+
+
+class _ConvMaxPool(torch.autograd.Function):
+    """All filter banks of a text CNN: ReLU(max over time of a valid conv + bias).
+
+    The embeddings are copied once into a position-major window matrix (T*B, W*E), W the
+    widest filter: row ``t*B + b`` holds tokens ``t .. t+W-1`` of sequence b. The conv of
+    width f is one matrix multiply of its first ``(T-f+1)*B`` rows and first ``f*E`` columns,
+    a strided view (no im2col copy per filter). The backward accumulates every bank's input
+    gradient into one buffer with in-place ``addmm_`` and folds it back once. Ties of the max
+    share its gradient equally, as ``torch.amax`` does (they occur when a sequence repeats a
+    window, e.g. a run of one token, or in padding).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, embedded: Tensor, width: int, *params: Tensor) -> Tensor:
+        n_banks = len(params) // 2
+        weights, biases = params[:n_banks], params[n_banks:]
+        batch, length, dim = embedded.shape
+        windows = _windows(embedded, width)
+        convs, maxima = [], []
+        for weight in weights:
+            n_filters, size = weight.shape[0], weight.shape[1] * dim
+            positions = length - weight.shape[1] + 1
+            conv = torch.mm(windows[: positions * batch, :size], weight.view(n_filters, size).t())
+            convs.append(conv)
+            maxima.append(conv.view(positions, batch, n_filters).amax(dim=0))
+        maximum = torch.cat(maxima, dim=1)
+        out = torch.relu(maximum + torch.cat(biases))
+        ctx.shape = (batch, length, dim, width)
+        ctx.save_for_backward(windows, maximum, out, *weights, *convs)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        windows, maximum, out, *rest = ctx.saved_tensors
+        n_banks = len(rest) // 2
+        weights, convs = rest[:n_banks], rest[n_banks:]
+        batch, length, dim, width = ctx.shape
+        grad_pre = grad_out * (out > 0)
+        need_input = ctx.needs_input_grad[0]
+        grad_windows = torch.zeros_like(windows) if need_input else None
+        grad_weights, grad_biases = [], []
+        offset = 0
+        for weight, conv in zip(weights, convs, strict=True):
+            n_filters, size = weight.shape[0], weight.shape[1] * dim
+            positions = length - weight.shape[1] + 1
+            g = grad_pre[:, offset : offset + n_filters]
+            is_max = (
+                conv.view(positions, batch, n_filters) == maximum[:, offset : offset + n_filters]
+            )
+            offset += n_filters
+            grad_conv = is_max.to(g.dtype)
+            grad_conv.mul_(g / grad_conv.sum(dim=0))
+            grad_conv = grad_conv.view(positions * batch, n_filters)
+            rows = windows[: positions * batch, :size]
+            grad_weights.append(torch.mm(grad_conv.t(), rows).view_as(weight))
+            grad_biases.append(g.sum(0))
+            if grad_windows is not None:
+                grad_windows[: positions * batch, :size].addmm_(
+                    grad_conv, weight.view(n_filters, size)
+                )
+        grad_input = None
+        if grad_windows is not None:
+            grad_input = _fold_windows(grad_windows, batch, width, dim)
+        return (grad_input, None, *grad_weights, *grad_biases)
+
+
+class CNNDiscriminator(Discriminator):
+    """SeqGAN's CNN discriminator (Yu et al. 2017; LantaoYu/SeqGAN, discriminator.py).
+
+    Embedding (64) -> for each filter width f, ``n_f`` convolutions over f consecutive
+    embeddings and the full embedding width, ReLU, max-over-time pooling -> concatenation
+    (F = sum of the filter counts; 1720 with the defaults) -> one highway layer -> dropout
+    (0.25, i.e. SeqGAN's keep probability 0.75) -> a linear map to one logit.
+
+    **One logit instead of SeqGAN's two-class softmax.** SeqGAN's output layer has two scores
+    (fake, real) and a softmax cross-entropy; that likelihood depends only on the score
+    difference, so a single logit ``z_real - z_fake`` with binary cross-entropy is the same
+    model: ``softmax(z)[real] = sigmoid(z_real - z_fake)``.
+
+    **L2.** As SeqGAN, ``l2_reg * (sum(W**2) / 2 + sum(b**2) / 2)`` on the output layer's
+    weight and bias (TensorFlow's ``l2_loss``) is added to the mean cross-entropy, with
+    ``l2_reg = 0.2``. Note that SeqGAN's penalty applies to its two-class weights: when they
+    are antisymmetric (the penalized symmetric part only decays), its term equals
+    ``l2_reg / 2 * (...)`` of the single logit's weights; pass ``l2_reg=0.1`` for that exact
+    correspondence. The default keeps the formula and the constant as published.
+
+    Initialization follows SeqGAN: embedding U(-1, 1), conv and output weights truncated
+    normal (std 0.1), their biases 0.1; the highway uses Glorot-uniform weights.
+
+    Speed: the embeddings are gathered once into a position-major window matrix, each filter
+    bank is one matrix multiply over a strided view of it, and the backward of the max-pool
+    touches only the maximizing positions (see ``experiments/benchmarks/discriminator.py``).
+
+    Args:
+        vocab_size: V (ids 0..V-1 are words; V is padding).
+        max_len: T; shorter inputs are padded to T, filters wider than T are dropped (with a
+            logged warning).
+        pad_id: the corpus' PAD id, or None (padding is then V).
+        embedding_dim: E (SeqGAN: 64).
+        filter_sizes: filter widths (SeqGAN: 1..10, 15, 20).
+        num_filters: filters per width, same length as ``filter_sizes``.
+        dropout: dropout probability before the output layer (SeqGAN: 0.25).
+        l2_reg: coefficient of the output layer's L2 penalty (SeqGAN: 0.2).
+        highway_gate_bias: initial gate bias of the highway layer (SeqGAN: 0).
+        chunk_size: batches larger than this are convolved in chunks of this many sequences
+            (keeps the window matrix in cache when scoring large batches).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        max_len: int,
+        pad_id: int | None = None,
+        embedding_dim: int = 64,
+        filter_sizes: Sequence[int] = SEQGAN_FILTER_SIZES,
+        num_filters: Sequence[int] = SEQGAN_NUM_FILTERS,
+        dropout: float = 0.25,
+        l2_reg: float = 0.2,
+        highway_gate_bias: float = 0.0,
+        chunk_size: int = 256,
+    ) -> None:
+        super().__init__(vocab_size, max_len, pad_id)
+        filter_sizes, num_filters = tuple(filter_sizes), tuple(num_filters)
+        if len(filter_sizes) != len(num_filters):
+            raise ValueError(
+                f"filter_sizes ({len(filter_sizes)} entries) and num_filters "
+                f"({len(num_filters)} entries) must have the same length"
+            )
+        if any(int(f) < 1 for f in filter_sizes) or any(int(n) < 1 for n in num_filters):
+            raise ValueError(
+                f"filter_sizes and num_filters must be positive, got {filter_sizes} and "
+                f"{num_filters}"
+            )
+        kept = [
+            (int(f), int(n)) for f, n in zip(filter_sizes, num_filters, strict=True) if f <= max_len
+        ]
+        dropped = [f for f in filter_sizes if f > max_len]
+        if dropped:
+            logger.warning(
+                "CNNDiscriminator: dropping filter sizes %s wider than max_len=%d",
+                dropped,
+                max_len,
+            )
+        if not kept:
+            raise ValueError(f"no filter size fits max_len={max_len} (filter_sizes={filter_sizes})")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive, got {chunk_size!r}")
+        self.embedding_dim = embedding_dim
+        self.filter_sizes = tuple(f for f, _ in kept)
+        self.num_filters = tuple(n for _, n in kept)
+        self.feature_dim = sum(self.num_filters)
+        self.l2_reg = float(l2_reg)
+        self.chunk_size = chunk_size
+        self._widest = max(self.filter_sizes)
+
+        self.embedding = self._make_embedding(embedding_dim)
+        # Filter bank i: weight (n_i, f_i, E) -- filter c, offset k, embedding dim e.
+        self.conv_weights = nn.ParameterList(
+            nn.Parameter(torch.empty(n, f, embedding_dim)) for f, n in kept
+        )
+        self.conv_biases = nn.ParameterList(nn.Parameter(torch.empty(n)) for _, n in kept)
+        self.highway = Highway(self.feature_dim, gate_bias=highway_gate_bias)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(self.feature_dim, 1)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """SeqGAN's initialization (the highway keeps its own)."""
+        with torch.no_grad():
+            nn.init.uniform_(self.embedding.weight, -1.0, 1.0)
+            self.embedding.weight[self.padding_idx].zero_()
+            for weight, bias in zip(self.conv_weights, self.conv_biases, strict=True):
+                nn.init.trunc_normal_(weight, std=0.1, a=-0.2, b=0.2)
+                bias.fill_(0.1)
+            nn.init.trunc_normal_(self.output.weight, std=0.1, a=-0.2, b=0.2)
+            self.output.bias.fill_(0.1)
+
+    def _pooled(self, sequences: Tensor) -> Tensor:
+        """(B, T) ids (T == max_len) -> (B, F) ReLU'd max-pooled conv features."""
+        params = [*self.conv_weights, *self.conv_biases]
+        chunks = sequences.split(self.chunk_size) if sequences.shape[0] else [sequences]
+        pooled = [
+            _ConvMaxPool.apply(self.embedding(chunk), self._widest, *params) for chunk in chunks
+        ]
+        return pooled[0] if len(pooled) == 1 else torch.cat(pooled)
+
+    def features(self, sequences: Tensor) -> Tensor:
+        """The highway output (before dropout).
+
+        Args:
+            sequences: (B, T) int64 ids, T <= max_len (shorter inputs are right-padded).
+
+        Returns:
+            (B, F) features, F = sum(num_filters).
+        """
+        sequences = self._prepare(sequences)
+        if sequences.shape[1] < self.max_len:
+            sequences = F.pad(
+                sequences, (0, self.max_len - sequences.shape[1]), value=self.padding_idx
+            )
+        return self.highway(self._pooled(sequences))
+
+    def forward(self, sequences: Tensor) -> Tensor:
+        """Logits of "real".
+
+        Args:
+            sequences: (B, T) int64 ids, T <= max_len.
+
+        Returns:
+            (B,) raw logits.
+        """
+        return self.output(self.dropout(self.features(sequences))).squeeze(-1)
+
+    def regularization(self) -> Tensor:
+        """``l2_reg * (sum(W**2) / 2 + sum(b**2) / 2)`` of the output layer (SeqGAN's L2)."""
+        weight, bias = self.output.weight, self.output.bias
+        return self.l2_reg * (weight.square().sum() / 2 + bias.square().sum() / 2)
+
+
+# ------------------------------------------------------------------------------------------
+# Recurrent discriminators
+# ------------------------------------------------------------------------------------------
+def _last_real_index(real: Tensor) -> Tensor:
+    """(B, T) bool of real positions -> (B,) index of the last real one (0 if none)."""
+    positions = torch.arange(real.shape[1], device=real.device).expand_as(real)
+    return torch.where(real, positions, 0).amax(dim=1)
+
+
+class _RecurrentDiscriminator(Discriminator):
+    """Shared body of the LSTM discriminators: embedding -> LSTM -> (B, T, H) states."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        max_len: int,
+        pad_id: int | None,
+        embedding_dim: int,
+        hidden_size: int,
+        num_layers: int,
+        dropout: float,
+    ) -> None:
+        super().__init__(vocab_size, max_len, pad_id)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.embedding = self._make_embedding(embedding_dim)
+        self.lstm = nn.LSTM(
+            embedding_dim,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(hidden_size, 1)
+
+    def _states(self, sequences: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, T) ids -> ((B, T, H) top-layer states, (B, T) bool real positions)."""
+        sequences = self._prepare(sequences)
+        states, _ = self.lstm(self.embedding(sequences))
+        return states, self.padding_mask(sequences)
+
+    def features(self, sequences: Tensor) -> Tensor:
+        """The top LSTM layer's state after the last real (non-padding) token.
+
+        The LSTM is unidirectional, so the state at that position is exactly the final
+        state of the unpadded sequence. An all-padding row reads position 0.
+
+        Args:
+            sequences: (B, T) int64 ids, T <= max_len.
+
+        Returns:
+            (B, H) features.
+        """
+        states, real = self._states(sequences)
+        last = _last_real_index(real)
+        return states[torch.arange(states.shape[0], device=states.device), last]
+
+
+class LSTMDiscriminator(_RecurrentDiscriminator):
+    """Embedding -> LSTM -> the state after the last real token -> linear -> one logit.
+
+    Args:
+        vocab_size: V (ids 0..V-1 are words; V is padding).
+        max_len: the longest T accepted.
+        pad_id: the corpus' PAD id, or None (padding is then V).
+        embedding_dim: E.
+        hidden_size: H (default 64).
+        num_layers: stacked LSTM layers.
+        dropout: dropout before the output layer (and between LSTM layers).
+    """
+
+    level = "sequence"
+
+    def __init__(
+        self,
+        vocab_size: int,
+        max_len: int,
+        pad_id: int | None = None,
+        embedding_dim: int = 64,
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__(
+            vocab_size, max_len, pad_id, embedding_dim, hidden_size, num_layers, dropout
+        )
+
+    def forward(self, sequences: Tensor) -> Tensor:
+        """Logits of "real".
+
+        Args:
+            sequences: (B, T) int64 ids, T <= max_len.
+
+        Returns:
+            (B,) raw logits.
+        """
+        return self.output(self.dropout(self.features(sequences))).squeeze(-1)
+
+
+class TokenDiscriminator(_RecurrentDiscriminator):
+    """A unidirectional LSTM that emits a logit at every position (MaskGAN-style).
+
+    The logit at position t judges token t given its prefix (the LSTM has read tokens
+    0..t), so ``sigmoid`` of it is a per-token reward. Logits at padding positions are
+    computed but meaningless: :meth:`loss` takes a mask of real positions.
+
+    Args:
+        vocab_size: V (ids 0..V-1 are words; V is padding).
+        max_len: the longest T accepted.
+        pad_id: the corpus' PAD id, or None (padding is then V).
+        embedding_dim: E.
+        hidden_size: H (default 64).
+        num_layers: stacked LSTM layers.
+        dropout: dropout before the output layer (and between LSTM layers).
+    """
+
+    level = "token"
+
+    def __init__(
+        self,
+        vocab_size: int,
+        max_len: int,
+        pad_id: int | None = None,
+        embedding_dim: int = 64,
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__(
+            vocab_size, max_len, pad_id, embedding_dim, hidden_size, num_layers, dropout
+        )
+
+    def forward(self, sequences: Tensor) -> Tensor:
+        """Per-position logits of "real".
+
+        Args:
+            sequences: (B, T) int64 ids, T <= max_len.
+
+        Returns:
+            (B, T) raw logits; position t judges token t given tokens 0..t-1.
+        """
+        states, _ = self._states(sequences)
+        return self.output(self.dropout(states)).squeeze(-1)
+
+
+# ------------------------------------------------------------------------------------------
+# Registry
+# ------------------------------------------------------------------------------------------
+DISCRIMINATORS = Registry("discriminator")
+DISCRIMINATORS.add("cnn", CNNDiscriminator, level="sequence")
+DISCRIMINATORS.add("lstm", LSTMDiscriminator, level="sequence")
+DISCRIMINATORS.add("token_lstm", TokenDiscriminator, level="token")
+
+
+def make_discriminator(
+    name: str, vocab_size: int, max_len: int, pad_id: int | None = None, **kwargs: Any
+) -> Discriminator:
+    """Build the discriminator registered as ``name``.
+
+    Args:
+        name: a name in ``DISCRIMINATORS`` (``cnn``, ``lstm``, ``token_lstm``, ...) or a
+            dotted path ``"package.module:Class"``.
+        vocab_size: V.
+        max_len: T.
+        pad_id: the corpus' PAD id, or None.
+        **kwargs: the model's other arguments, checked against its signature.
+
+    Raises:
+        seqadv.errors.UnknownNameError: unknown ``name`` (lists the known ones).
+        seqadv.errors.ConfigError: a keyword the model does not accept.
+    """
+    return DISCRIMINATORS.make(
+        name, vocab_size=vocab_size, max_len=max_len, pad_id=pad_id, **kwargs
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Training and evaluation
+# ------------------------------------------------------------------------------------------
+def default_optimizer(discriminator: nn.Module, lr: float = 1e-4) -> torch.optim.Optimizer:
+    """SeqGAN's discriminator optimizer: Adam, learning rate 1e-4.
+
+    Uses the fused implementation where this torch has it (several times faster on CPU for
+    the CNN's 7M parameters; same update rule).
+    """
+    params = [p for p in discriminator.parameters() if p.requires_grad]
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # older torch or unsupported device
+        return torch.optim.Adam(params, lr=lr)
+
+
+def _token_mask(discriminator: Discriminator, batch: Tensor, pad_id: int | None) -> Tensor | None:
+    if discriminator.level != "token":
+        return None
+    mask = discriminator.padding_mask(batch)
+    if pad_id is not None:
+        mask &= batch != pad_id
+    return mask
+
+
+def _correct(logits: Tensor, real: bool, mask: Tensor | None) -> tuple[float, float]:
+    """(number classified correctly, number counted) for one batch of one class."""
+    hits = logits > 0 if real else logits <= 0
+    if mask is None:
+        return float(hits.sum()), float(hits.numel())
+    return float((hits & mask).sum()), float(mask.sum())
+
+
+def _balanced_order(n: int, total: int, generator: torch.Generator) -> Tensor:
+    """``total`` indices into ``n`` items: whole shuffled passes, the last one truncated."""
+    passes = [torch.randperm(n, generator=generator) for _ in range(math.ceil(total / n))]
+    return torch.cat(passes)[:total]
+
+
+def train_discriminator(
+    discriminator: Discriminator,
+    real: Tensor,
+    fake: Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    pad_id: int | None = None,
+    eval_metrics: bool = True,
+) -> dict[str, float]:
+    """Train ``discriminator`` for ``epochs`` epochs on real versus generated sequences.
+
+    Each minibatch holds ``batch_size // 2`` real and as many generated sequences (labels 1
+    and 0). An epoch visits every sequence of the larger set once; the smaller set is
+    cycled in fresh shuffled passes, so both classes weigh the same. With SeqGAN's 10,000 real
+    and 10,000 fresh negatives, an epoch is 20,000 sequences in minibatches of 64.
+
+    All randomness comes from ``generator``: the shuffles, and dropout, which runs on the
+    global torch RNG forked and seeded from ``generator`` for the duration of the call (the
+    caller's global RNG state is restored afterwards). Two calls with equal generators,
+    models and optimizers give identical losses and weights.
+
+    The model is left in **eval mode** (dropout off): rewards must be computed that way.
+
+    Args:
+        discriminator: the model to train (its ``loss`` includes its regularizer).
+        real: (N, T) int64 real sequences.
+        fake: (M, T) int64 generated sequences (fresh negatives are the caller's job).
+        epochs: number of passes, >= 1.
+        batch_size: sequences per minibatch, even (half real, half fake).
+        optimizer: over the discriminator's parameters (see :func:`default_optimizer`).
+        generator: the CPU ``torch.Generator`` for shuffling and dropout.
+        pad_id: token level only: an extra id whose positions the loss ignores (the
+            discriminator's own padding is always ignored).
+        eval_metrics: if True (default), ``dis/acc_real`` and ``dis/acc_fake`` come from an
+            eval-mode pass over all of ``real`` and ``fake`` with the final weights (one extra
+            forward pass); if False, they are running accuracies of the last epoch's
+            minibatches in train mode (free, but with dropout on and weights changing).
+
+    Returns:
+        ``dis/loss``: mean training loss of the last epoch (cross-entropy + regularizer, train
+        mode); ``dis/acc_real``, ``dis/acc_fake``: fractions classified correctly (token
+        level: of real positions); ``dis/epochs``: epochs run.
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if not isinstance(batch_size, int) or batch_size < 2 or batch_size % 2:
+        raise ValueError(
+            f"batch_size must be an even int >= 2 (half real, half fake), got {batch_size!r}"
+        )
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    discriminator.check_tokens(real, "real")
+    discriminator.check_tokens(fake, "fake")
+    if real.shape[0] == 0 or fake.shape[0] == 0:
+        raise ValueError(
+            f"real and fake must be non-empty, got {real.shape[0]} real and {fake.shape[0]} fake"
+        )
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(
+            f"real and fake must have the same length T, got {real.shape[1]} and {fake.shape[1]}"
+        )
+    half = batch_size // 2
+    per_class = max(real.shape[0], fake.shape[0])
+    device = next(discriminator.parameters()).device
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    loss_sum = n_seen = 0.0
+    hits = {True: [0.0, 0.0], False: [0.0, 0.0]}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        discriminator.train()
+        try:
+            for _epoch in range(epochs):
+                real_order = _balanced_order(real.shape[0], per_class, generator)
+                fake_order = _balanced_order(fake.shape[0], per_class, generator)
+                loss_sum = n_seen = 0.0
+                hits = {True: [0.0, 0.0], False: [0.0, 0.0]}
+                for start in range(0, per_class, half):
+                    real_batch = real[real_order[start : start + half]]
+                    fake_batch = fake[fake_order[start : start + half]]
+                    n_real = real_batch.shape[0]
+                    batch = torch.cat([real_batch, fake_batch]).to(device)
+                    labels = torch.zeros(batch.shape[0], device=device)
+                    labels[:n_real] = 1.0
+                    mask = _token_mask(discriminator, batch, pad_id)
+                    logits = discriminator(batch)
+                    loss = discriminator.loss(logits, labels, mask)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    loss_sum += float(loss.detach()) * batch.shape[0]
+                    n_seen += batch.shape[0]
+                    if not eval_metrics:
+                        with torch.no_grad():
+                            for is_real, part in (
+                                (True, slice(0, n_real)),
+                                (False, slice(n_real, None)),
+                            ):
+                                c, n = _correct(
+                                    logits[part], is_real, None if mask is None else mask[part]
+                                )
+                                hits[is_real][0] += c
+                                hits[is_real][1] += n
+        finally:
+            discriminator.eval()
+    stats = {"dis/loss": loss_sum / max(n_seen, 1.0), "dis/epochs": float(epochs)}
+    if eval_metrics:
+        evaluation = evaluate_discriminator(
+            discriminator, real, fake, batch_size=1024, pad_id=pad_id
+        )
+        stats["dis/acc_real"] = evaluation["dis/acc_real"]
+        stats["dis/acc_fake"] = evaluation["dis/acc_fake"]
+    else:
+        stats["dis/acc_real"] = hits[True][0] / max(hits[True][1], 1.0)
+        stats["dis/acc_fake"] = hits[False][0] / max(hits[False][1], 1.0)
+    logger.debug("train_discriminator: %s", stats)
+    return dict(sorted(stats.items()))
+
+
+@torch.no_grad()
+def evaluate_discriminator(
+    discriminator: Discriminator,
+    real: Tensor,
+    fake: Tensor,
+    batch_size: int = 1024,
+    pad_id: int | None = None,
+) -> dict[str, float]:
+    """Loss and accuracies on real and generated sequences, in eval mode, without gradients.
+
+    The model's train/eval mode is restored afterwards.
+
+    Args:
+        discriminator: the model.
+        real: (N, T) int64 real sequences.
+        fake: (M, T) int64 generated sequences.
+        batch_size: sequences per forward pass.
+        pad_id: token level only: an extra id whose positions are ignored.
+
+    Returns:
+        ``dis/loss`` (mean cross-entropy over all sequences or real positions, plus the
+        regularizer), ``dis/acc_real``, ``dis/acc_fake``, ``dis/acc`` (over both), and
+        ``dis/mean_prob_real``, ``dis/mean_prob_fake`` (mean sigmoid of the logits).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size!r}")
+    discriminator.check_tokens(real, "real")
+    discriminator.check_tokens(fake, "fake")
+    was_training = discriminator.training
+    discriminator.eval()
+    device = next(discriminator.parameters()).device
+    totals: dict[bool, list[float]] = {}
+    try:
+        for is_real, data in ((True, real), (False, fake)):
+            correct = count = bce = prob = 0.0
+            for chunk in data.split(batch_size):
+                chunk = chunk.to(device)
+                logits = discriminator(chunk)
+                mask = _token_mask(discriminator, chunk, pad_id)
+                target = torch.full_like(logits, float(is_real))
+                per = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+                p = torch.sigmoid(logits)
+                if mask is not None:
+                    weight = mask.to(logits.dtype)
+                    per, p = per * weight, p * weight
+                c, n = _correct(logits, is_real, mask)
+                correct, count = correct + c, count + n
+                bce, prob = bce + float(per.sum()), prob + float(p.sum())
+            totals[is_real] = [correct, count, bce, prob]
+        reg = float(discriminator.regularization())
+    finally:
+        discriminator.train(was_training)
+    (c_r, n_r, l_r, p_r), (c_f, n_f, l_f, p_f) = totals[True], totals[False]
+    return {
+        "dis/acc": (c_r + c_f) / max(n_r + n_f, 1.0),
+        "dis/acc_fake": c_f / max(n_f, 1.0),
+        "dis/acc_real": c_r / max(n_r, 1.0),
+        "dis/loss": (l_r + l_f) / max(n_r + n_f, 1.0) + reg,
+        "dis/mean_prob_fake": p_f / max(n_f, 1.0),
+        "dis/mean_prob_real": p_r / max(n_r, 1.0),
+    }

@@ -1,0 +1,114 @@
+"""PNG learning curves (matplotlib is imported only here, and only when a plot is drawn)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["plot_learning_curve", "plot_series"]
+
+log = logging.getLogger("seqadv")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: str | os.PathLike) -> Path:
+    import io
+
+    from seqadv.runs import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)
+
+
+def _x(record: dict[str, Any]) -> float:
+    """Position on the shared axis: MLE epochs, then adversarial rounds after them."""
+    return float(record.get("x", record.get("epoch", 0)))
+
+
+def plot_learning_curve(
+    records: Sequence[dict[str, Any]],
+    path: str | os.PathLike,
+    title: str = "",
+    controls: dict[str, Sequence[dict[str, Any]]] | None = None,
+    keys: Sequence[str] = ("eval/nll_oracle", "eval/nll_test"),
+    reference_lines: dict[str, float] | None = None,
+) -> Path | None:
+    """NLL-oracle and NLL-test over MLE epochs and adversarial rounds, on one axis.
+
+    Args:
+        records: metric records with ``x`` (or ``epoch``) and the ``keys``.
+        path: the PNG to write (atomically).
+        controls: other runs' records drawn on the same axes (dashed), by label.
+        reference_lines: horizontal lines (e.g. a paper's figure), by label.
+
+    Returns:
+        The path written, or None when there was nothing to plot.
+    """
+    present = [k for k in keys if any(k in r for r in records)]
+    if not present:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(present), figsize=(5.5 * len(present), 4), squeeze=False)
+    boundary = next((_x(r) for r in records if r.get("phase") == "adversarial"), None)
+    for ax, key in zip(axes[0], present):
+        pts = [(_x(r), r[key]) for r in records if key in r]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label="this run")
+        for label, other in (controls or {}).items():
+            opts = [(_x(r), r[key]) for r in other if key in r]
+            if opts:
+                ax.plot([p[0] for p in opts], [p[1] for p in opts], "--", marker=".", label=label)
+        for label, value in (reference_lines or {}).items():
+            if key == "eval/nll_oracle":
+                ax.axhline(value, color="grey", lw=0.8, ls=":")
+                ax.annotate(label, (ax.get_xlim()[0], value), fontsize=7, va="bottom")
+        if boundary is not None:
+            ax.axvline(boundary, color="black", lw=0.8, ls="--")
+            ax.annotate("adversarial ->", (boundary, ax.get_ylim()[1]), fontsize=7, va="top")
+        ax.set_xlabel("MLE epochs, then adversarial epochs")
+        ax.set_ylabel(key.split("/")[-1].replace("_", "-").upper().replace("NLL-", "NLL-"))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def plot_series(
+    records: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    path: str | os.PathLike,
+    title: str = "",
+    xlabel: str = "adversarial epoch",
+) -> Path | None:
+    """One panel per key present in ``records`` (e.g. reward and discriminator accuracy)."""
+    present = [k for k in keys if any(k in r for r in records)]
+    if not present:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(present), figsize=(4.5 * len(present), 3.6), squeeze=False)
+    for ax, key in zip(axes[0], present):
+        pts = [(_x(r), r[key]) for r in records if key in r]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".")
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out

@@ -1,0 +1,262 @@
+"""Run directories, atomic checkpoints, metric logs, seeds and progress display.
+
+A run directory holds::
+
+    config.yaml      the resolved config (every field; the seed filled in)
+    command.txt      the command line that started (or resumed) the run
+    versions.json    seqadv, torch, python, platform and the thread count
+    metrics.jsonl    one JSON object per evaluation
+    samples/         generated text at each evaluation
+    checkpoints/     last.pt (and final.pt), written atomically, loaded with weights_only
+    plots/           PNG learning curves
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import platform
+import secrets
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from seqadv.errors import CheckpointError
+
+__all__ = [
+    "RunDir",
+    "derive_seed",
+    "draw_seed",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "save_checkpoint",
+    "load_checkpoint",
+    "progress",
+    "versions",
+]
+
+log = logging.getLogger("seqadv")
+CHECKPOINT_FORMAT = "seqadv.checkpoint/1"
+
+
+def draw_seed() -> int:
+    """A fresh random seed (31 bits, so every library accepts it)."""
+    return secrets.randbits(31)
+
+
+def derive_seed(seed: int, *names: object) -> int:
+    """A seed for one purpose, derived from the master seed and names (stable everywhere)."""
+    text = "/".join([str(int(seed)), *map(str, names)])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 2
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to a temporary file in the same folder, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """Save a checkpoint atomically; ``state`` must hold only tensors and plain data."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, **state}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint with ``torch.load(weights_only=True)``: no code runs from the file."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if path.is_dir():
+        candidate = path / "checkpoints" / "last.pt"
+        if not candidate.is_file():
+            raise CheckpointError(f"{path}: no checkpoints/last.pt in this run directory")
+        path = candidate
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path}: refused or unreadable checkpoint (loaded with weights_only=True): {exc}"
+        ) from exc
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({exc})") from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a seqadv checkpoint (format {CHECKPOINT_FORMAT!r})")
+    state["path"] = str(path)
+    return state
+
+
+def versions(threads: int | None = None) -> dict[str, Any]:
+    """Versions of what a result depends on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import seqadv
+
+    out: dict[str, Any] = {
+        "seqadv": seqadv.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": cpu_model(),
+    }
+    for pkg in ("torch", "numpy", "gymnasium", "stable-baselines3", "nltk", "sacrebleu"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    if threads is not None:
+        out["torch_threads"] = threads
+    return out
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+class RunDir:
+    """The files of one run.
+
+    Args:
+        path: the directory (created).
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        for sub in ("samples", "checkpoints", "plots"):
+            (self.path / sub).mkdir(exist_ok=True)
+
+    @classmethod
+    def new(cls, name: str, root: str | os.PathLike = "runs") -> RunDir:
+        """A new directory ``root/NAME-YYYYmmdd-HHMMSS`` (suffixed if it exists)."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = Path(root) / f"{name}-{stamp}"
+        path, k = base, 1
+        while path.exists():
+            k += 1
+            path = base.with_name(f"{base.name}-{k}")
+        return cls(path)
+
+    # -- files --------------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.path / "checkpoints" / "last.pt"
+
+    def write_text(self, name: str, text: str) -> Path:
+        path = self.path / name
+        atomic_write_text(path, text)
+        return path
+
+    def append_command(self, argv: list[str] | None = None) -> None:
+        argv = argv if argv is not None else sys.argv
+        line = " ".join(_shell_quote(a) for a in argv)
+        with open(self.path / "command.txt", "a", encoding="utf-8") as fh:
+            fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {line}\n")
+
+    def log_metrics(self, record: dict[str, Any]) -> None:
+        """Append one JSON object to metrics.jsonl (flushed and synced)."""
+        with open(self.metrics_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, sort_keys=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics_path.is_file():
+            return []
+        rows = []
+        for number, line in enumerate(
+            self.metrics_path.read_text(encoding="utf-8").splitlines(), 1
+        ):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise CheckpointError(f"{self.metrics_path}:{number}: not JSON ({exc})") from exc
+        return rows
+
+    def truncate_metrics(self, n_records: int) -> None:
+        """Keep the first ``n_records`` records (resuming drops what came after the checkpoint)."""
+        rows = self.read_metrics()[:n_records]
+        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _shell_quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+# -- progress --------------------------------------------------------------------------------
+def progress(
+    iterable: Iterable[Any],
+    total: int | None = None,
+    desc: str = "",
+    every: int | None = None,
+    log_lines: bool = True,
+) -> Iterator[Any]:
+    """A progress bar on a terminal (tqdm), plain log lines otherwise.
+
+    Off a terminal, a line is logged about every 10% (or every ``every`` items), unless
+    ``log_lines`` is False (for inner loops whose caller logs a summary).
+    """
+    if sys.stderr.isatty() and not os.environ.get("SEQADV_NO_PROGRESS"):
+        from tqdm.auto import tqdm
+
+        yield from tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+        return
+    if total is None:
+        try:
+            total = len(iterable)  # type: ignore[arg-type]
+        except TypeError:
+            total = None
+    if not log_lines:
+        yield from iterable
+        return
+    step = every or (max(1, total // 10) if total else 100)
+    start = time.perf_counter()
+    for i, item in enumerate(iterable, 1):
+        yield item
+        if i % step == 0 or (total is not None and i == total):
+            elapsed = time.perf_counter() - start
+            of = f"/{total}" if total else ""
+            log.info("%s %d%s (%.1fs)", desc, i, of, elapsed)
