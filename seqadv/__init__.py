@@ -10,3 +10,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]
+
+from seqadv.envs import register_envs as _register_envs  # noqa: E402
+
+_register_envs()

@@ -8,7 +8,6 @@ use it so that a checkpoint, ``seqadv eval`` and a training run agree on what "t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,10 @@ from torch import Tensor
 
 from seqadv.config import DataConfig, EvalConfig, ExperimentConfig
 from seqadv.data.corpus import Corpus
-from seqadv.data.vocab import Vocab
+from seqadv.data.source import TextData
 from seqadv.errors import ConfigError
 from seqadv.models.generator import LSTMGenerator
-from seqadv.models.oracle import OracleLSTM, load_oracle
+from seqadv.models.oracle import load_oracle
 from seqadv.runs import derive_seed
 
 __all__ = ["TextData", "build_data", "build_generator", "evaluate_generator", "resolve_path"]
@@ -36,57 +35,6 @@ def resolve_path(path: str | None, base: Path | None = None) -> str | None:
     if not p.is_absolute() and base is not None and not p.exists() and (base / p).exists():
         p = base / p
     return str(p)
-
-
-@dataclass
-class TextData:
-    """The real data of an experiment.
-
-    Attributes:
-        train: (N, T) int64 training sequences.
-        test: (M, T) int64 held-out sequences (NLL-test; BLEU references for corpora).
-        vocab: the vocabulary of a corpus, None for the oracle.
-        oracle: the oracle, None for a corpus.
-        test_tokens: tokenized test sentences (BLEU references), corpora only.
-    """
-
-    train: Tensor
-    test: Tensor | None
-    max_len: int
-    vocab_size: int
-    start_id: int
-    eos_id: int | None
-    pad_id: int
-    forbidden_ids: tuple[int, ...] = ()
-    vocab: Vocab | None = None
-    oracle: OracleLSTM | None = None
-    tokenizer: str = "space"
-    test_tokens: list[list[str]] | None = None
-    description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def tokens(self, ids: Tensor | list[int]) -> list[str]:
-        """The tokens of one sequence (ids as strings for the oracle; stops at EOS)."""
-        seq = ids.tolist() if isinstance(ids, Tensor) else list(ids)
-        if self.vocab is None:
-            return [str(i) for i in seq if i != self.pad_id]
-        return self.vocab.decode(seq, strip=True)
-
-    def reference_stats(self, max_n: int):
-        """BLEU reference statistics of the test split, computed once and kept."""
-        from seqadv.metrics.bleu import ReferenceStats
-
-        cached = self.extra.get("bleu_refs")
-        if cached is None or cached.max_n < max_n:
-            if self.test_tokens is None:
-                raise ConfigError("BLEU needs a test split (data.test_path)")
-            cached = self.extra["bleu_refs"] = ReferenceStats(self.test_tokens, max_n=max_n)
-        return cached
-
-    def decode(self, ids: Tensor | list[int]) -> str:
-        """Readable text of one sequence."""
-        sep = "" if self.tokenizer == "char" else " "
-        return sep.join(self.tokens(ids))
 
 
 def build_data(cfg: DataConfig, base: Path | None = None) -> TextData:

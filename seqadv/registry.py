@@ -168,7 +168,13 @@ class Registry:
     def make(self, name: str, /, **kwargs: Any) -> Any:
         """Call the factory of ``name`` with ``kwargs``, checked against its signature."""
         factory = self.get(name)
-        check_kwargs(factory, kwargs, f"{self.kind} {name!r}")
+        what = f"{self.kind} {name!r}"
+        check_kwargs(factory, kwargs, what)
+        missing = _missing_required(factory, kwargs)
+        if missing:
+            raise ConfigError(
+                f"{what} needs argument(s) {', '.join(map(repr, missing))}, which were not given"
+            )
         return factory(**kwargs)
 
     def __contains__(self, name: object) -> bool:
@@ -190,6 +196,21 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {len(self._entries)} entries)"
+
+
+def _missing_required(factory: Callable[..., Any], kwargs: dict[str, Any]) -> list[str]:
+    """Parameters of ``factory`` without a default that ``kwargs`` does not supply."""
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return []
+    return [
+        n
+        for n, p in sig.parameters.items()
+        if p.default is inspect.Parameter.empty
+        and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        and n not in kwargs
+    ]
 
 
 def check_kwargs(factory: Callable[..., Any], kwargs: dict[str, Any], what: str) -> None:

@@ -103,8 +103,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(
             f"{path}: refused or unreadable checkpoint (loaded with weights_only=True): {exc}"
         ) from exc
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise CheckpointError(f"{path}: unreadable checkpoint ({exc})") from exc
+    except Exception as exc:  # truncated or foreign files raise many types (IndexError, ...)
+        raise CheckpointError(
+            f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})"
+        ) from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a seqadv checkpoint (format {CHECKPOINT_FORMAT!r})")
     state["path"] = str(path)

@@ -17,9 +17,11 @@ reads, checks and writes the arrays (numpy, no torch).
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +111,7 @@ def load_oracle_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: not a readable .npz oracle ({exc})") from exc
     validate_oracle_arrays(arrays, where=str(path))
     return arrays
@@ -143,11 +145,36 @@ def _numpy_reconstruct():
     return _reconstruct
 
 
+def _numpy_frombuffer():
+    try:
+        from numpy._core.numeric import _frombuffer
+    except ImportError:  # numpy < 2
+        from numpy.core.numeric import _frombuffer
+    return _frombuffer
+
+
+def _latin1_encode(
+    text: str, encoding: str = "utf-8", errors: str = "strict", *, where: str = "pickle"
+) -> bytes:
+    """What protocol-2 pickles written by Python 3 use for an array's bytes; latin-1 only."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str) or errors != "strict":
+        raise UnsafePickleError(
+            f"{where}: refused to load: the pickle asks for _codecs.encode with encoding "
+            f"{encoding!r}; only latin-1 (an array's bytes) is admitted"
+        )
+    return text.encode("latin-1")
+
+
+# How numpy arrays are pickled: _reconstruct (protocols 0-4), _frombuffer (protocol 5) and,
+# in protocol-2 pickles written by Python 3, _codecs.encode(..., "latin1") for the raw bytes.
 _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
+    ("numpy.core.numeric", "_frombuffer"): _numpy_frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _numpy_frombuffer,
     ("numpy", "ndarray"): lambda: np.ndarray,
     ("numpy", "dtype"): lambda: np.dtype,
+    ("_codecs", "encode"): lambda: _latin1_encode,
 }
 
 
@@ -165,6 +192,8 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
                 f"{self.where}: refused to load: the pickle asks for {module}.{name}, and only "
                 "numpy arrays are admitted (nothing was executed)"
             )
+        if (module, name) == ("_codecs", "encode"):
+            return functools.partial(_latin1_encode, where=self.where)
         return factory()
 
     def persistent_load(self, pid):

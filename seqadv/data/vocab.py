@@ -111,7 +111,10 @@ class Vocab:
         tokens = data["tokens"]
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise DataError(f"{where}: 'tokens' must be a list of strings")
-        return cls(tokens)
+        try:
+            return cls(tokens)
+        except DataError as exc:  # name the file at fault
+            raise DataError(f"{where}: {exc}") from None
 
     def save(self, path: str | os.PathLike) -> None:
         """Write as JSON (atomically)."""
@@ -128,6 +131,8 @@ class Vocab:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise DataError(f"{path}: vocabulary file not found") from None
+        except OSError as exc:  # a directory, no permission, ...
+            raise DataError(f"{path}: cannot read the vocabulary file ({exc})") from exc
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: not valid JSON ({exc})") from exc
         return cls.from_dict(data, where=str(path))

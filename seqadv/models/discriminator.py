@@ -39,12 +39,14 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from seqadv.registry import Registry
 
@@ -68,6 +70,17 @@ logger = logging.getLogger("seqadv")
 #: SeqGAN's filter widths and filter counts (LantaoYu/SeqGAN, sequence_gan.py).
 SEQGAN_FILTER_SIZES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
 SEQGAN_NUM_FILTERS: tuple[int, ...] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+
+
+def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum``, or ValueError naming ``name``."""
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an int, got {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return number
 
 
 # ------------------------------------------------------------------------------------------
@@ -97,12 +110,12 @@ class Discriminator(nn.Module):
 
     def __init__(self, vocab_size: int, max_len: int, pad_id: int | None = None) -> None:
         super().__init__()
-        if not isinstance(vocab_size, int) or vocab_size < 1:
-            raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
-        if not isinstance(max_len, int) or max_len < 1:
-            raise ValueError(f"max_len must be a positive int, got {max_len!r}")
-        if pad_id is not None and not (0 <= pad_id <= vocab_size):
-            raise ValueError(f"pad_id must lie in [0, vocab_size={vocab_size}], got {pad_id!r}")
+        vocab_size = _positive_int(vocab_size, "vocab_size")
+        max_len = _positive_int(max_len, "max_len")
+        if pad_id is not None:
+            pad_id = _positive_int(pad_id, "pad_id", minimum=0)
+            if pad_id > vocab_size:
+                raise ValueError(f"pad_id must lie in [0, vocab_size={vocab_size}], got {pad_id}")
         self.vocab_size = vocab_size
         self.max_len = max_len
         self.pad_id = pad_id
@@ -316,6 +329,7 @@ class _ConvMaxPool(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         windows, maximum, out, *rest = ctx.saved_tensors
         n_banks = len(rest) // 2
@@ -403,7 +417,7 @@ class CNNDiscriminator(Discriminator):
         dropout: float = 0.25,
         l2_reg: float = 0.2,
         highway_gate_bias: float = 0.0,
-        chunk_size: int = 256,
+        chunk_size: int = 128,
     ) -> None:
         super().__init__(vocab_size, max_len, pad_id)
         filter_sizes, num_filters = tuple(filter_sizes), tuple(num_filters)

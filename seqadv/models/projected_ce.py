@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 __all__ = ["projected_cross_entropy", "projected_nll"]
 
@@ -53,6 +54,7 @@ class _ProjectedCrossEntropy(torch.autograd.Function):
         return losses
 
     @staticmethod
+    @once_differentiable  # the backward is not itself differentiable: fail loudly, not silently
     def backward(ctx, grad_losses: Tensor):
         hidden, weight, probs, targets = ctx.saved_tensors
         # dL/dlogits = (softmax - onehot) * dL/dloss, built in place in the saved buffer.

@@ -52,7 +52,12 @@ def _inverse_cdf(logits: Tensor, uniforms: Tensor) -> Tensor:
     chunk = torch.searchsorted(chunk_cdf, targets, right=True).clamp_(max=n_chunks - 1)
     before = chunk_cdf.gather(1, (chunk - 1).clamp_(min=0)).masked_fill_(chunk == 0, 0.0)
     inside = chunks[torch.arange(rows, device=logits.device), chunk.squeeze(1)].cumsum_(dim=1)
-    offset = torch.searchsorted(inside, targets - before, right=True).clamp_(max=k - 1)
+    offset = torch.searchsorted(inside, targets - before, right=True)
+    # Rounding (the chunk totals and the cumulative sum inside a chunk are summed in different
+    # orders) can put the target at or past the chunk's own total: clamp to the chunk's last
+    # token of positive weight, never to a zero-probability (e.g. forbidden) token after it.
+    last_positive = (inside < inside[:, -1:]).sum(dim=1, keepdim=True)
+    offset = torch.minimum(offset, last_positive)
     return (chunk * k + offset).squeeze(1)
 
 

@@ -1,0 +1,193 @@
+"""Environment speed: the batched TextGeneration env against the usual ways, in one run.
+
+(a) ``terminal`` reward: env-steps per second of the batched vector env against
+    stable-baselines3's DummyVecEnv of B single envs (random actions, same discriminator).
+(b) One full ``mc_rollout`` episode batch, i.e. everything a SeqGAN generator update needs:
+    the generator writes B sequences and after every token N completions are sampled and
+    scored. seqadv continues each prefix from the rollout policy's cached LSTM state and
+    samples B x N rows block-wise by inverse CDF; the straightforward version, as the common
+    open-source SeqGAN ports do, re-reads the prefix through the LSTM for every rollout and
+    samples with ``torch.multinomial``. Both score with the same SeqGAN CNN discriminator in
+    eval mode.
+
+    python experiments/benchmarks/envs.py [--threads 1] [--batch 64] [--rollouts 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import machine_line, report, setup_threads, timed  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=64, help="B, sequences per batch")
+    parser.add_argument("--vocab", type=int, default=5000)
+    parser.add_argument("--length", type=int, default=20)
+    parser.add_argument("--rollouts", type=int, default=16)
+    parser.add_argument("--episodes", type=int, default=20, help="(a): episodes per side")
+    parser.add_argument("--repeats", type=int, default=3, help="(b): median of this many")
+    args = parser.parse_args()
+    setup_threads(args.threads)
+
+    import numpy as np
+    import torch
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from seqadv.envs.core import as_text_data
+    from seqadv.envs.text_generation import TextGenerationEnv, TextGenerationVectorEnv
+    from seqadv.models.discriminator import make_discriminator
+    from seqadv.models.generator import LSTMGenerator
+    from seqadv.models.oracle import OracleLSTM
+
+    print(machine_line())
+    B, V, T, N = args.batch, args.vocab, args.length, args.rollouts
+    print(f"B={B}, V={V}, T={T}, N={N}; LSTM 32/32 generator and rollout policy; SeqGAN CNN discriminator")
+    torch.manual_seed(0)
+    oracle = OracleLSTM.from_seed(0, vocab_size=V, max_len=T)
+    data = as_text_data(oracle)
+    disc = make_discriminator("cnn", vocab_size=V, max_len=T).eval()
+    gen = LSTMGenerator(V, 32, 32, T)
+    gen.init_normal_(0.1, generator=torch.Generator().manual_seed(1))
+    policy = LSTMGenerator(V, 32, 32, T)
+    policy.load_state_dict(gen.state_dict())
+
+    # -- (a) terminal reward: batched env vs DummyVecEnv of single envs ---------------------------
+    rng = np.random.default_rng(0)
+    vec = TextGenerationVectorEnv(B, data=data, discriminator=disc, reward="prob")
+    dummy = DummyVecEnv(
+        [lambda: TextGenerationEnv(data=data, discriminator=disc, reward="prob") for _ in range(B)]
+    )
+
+    def run_vec():
+        vec.reset(seed=0)
+        for _ in range(args.episodes * T):
+            vec.step(rng.integers(0, V, size=B))
+
+    def run_dummy():
+        dummy.seed(0)
+        dummy.reset()
+        for _ in range(args.episodes * T):
+            dummy.step(rng.integers(0, V, size=B))
+
+    steps = args.episodes * T * B
+    t_vec, _ = timed(run_vec, 1, warmup=0)
+    t_dummy, _ = timed(run_dummy, 1, warmup=0)
+    print(
+        f"\n(a) terminal reward, {args.episodes} episodes x {B} envs x {T} steps = {steps} env-steps:\n"
+        f"    batched vector env: {steps / t_vec:,.0f} env-steps/s; "
+        f"DummyVecEnv of {B} single envs: {steps / t_dummy:,.0f} env-steps/s; "
+        f"ratio {t_dummy / t_vec:.1f}x"
+    )
+
+    # -- (b) one mc_rollout episode batch -----------------------------------------------------
+    mc = TextGenerationVectorEnv(
+        B,
+        data=data,
+        discriminator=disc,
+        reward="prob",
+        reward_mode="mc_rollout",
+        rollout_policy=policy,
+        n_rollouts=N,
+        autoreset_mode="disabled",
+    )
+
+    def seqadv_episode():
+        g = torch.Generator().manual_seed(2)
+        mc.reset(seed=0)
+        mc.core.timers.clear()
+        state = gen.initial_state(B)
+        tokens = gen.start_tokens(B)
+        rewards = []
+        start = time.perf_counter()
+        with torch.no_grad():
+            for _ in range(T):
+                hidden, state = gen.hidden_step(tokens, state)
+                tokens = gen.sample_next(hidden, g)
+                _, out = mc.step_torch(tokens)
+                rewards.append(out.rewards)
+        mc.core.timers["total"] = time.perf_counter() - start
+        return torch.stack(rewards, 1)
+
+    def plain_rollout_reward(samples: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        # TextGAN-PyTorch style: for every rollout and every prefix length, re-read the
+        # prefix through the LSTM, then sample the rest step by step with torch.multinomial.
+        rewards = torch.zeros(B, T)
+        with torch.no_grad():
+            for _ in range(N):
+                for given in range(1, T + 1):
+                    if given == T:
+                        full = samples
+                    else:
+                        inp = torch.cat(
+                            [torch.zeros(B, 1, dtype=torch.long), samples[:, : given - 1]], dim=1
+                        )
+                        out, (h, c) = policy.lstm(policy.embedding(inp))
+                        h, c = h[0], c[0]
+                        token = samples[:, given - 1]
+                        rest = []
+                        for _ in range(T - given):
+                            h, c = torch.lstm_cell(
+                                policy.embedding(token),
+                                (h, c),
+                                policy.lstm.weight_ih_l0,
+                                policy.lstm.weight_hh_l0,
+                                policy.lstm.bias_ih_l0,
+                                policy.lstm.bias_hh_l0,
+                            )
+                            probs = torch.softmax(policy.output(h), dim=-1)
+                            token = torch.multinomial(probs, 1, generator=g).squeeze(1)
+                            rest.append(token)
+                        full = torch.cat([samples[:, :given], torch.stack(rest, 1)], dim=1)
+                    rewards[:, given - 1] += torch.sigmoid(disc(full))
+        return rewards / N
+
+    def plain_episode():
+        g = torch.Generator().manual_seed(2)
+        with torch.no_grad():
+            tokens = torch.zeros(B, 1, dtype=torch.long)
+            h = c = torch.zeros(B, 32)
+            out = []
+            for _ in range(T):
+                h, c = torch.lstm_cell(
+                    gen.embedding(tokens[:, 0]),
+                    (h, c),
+                    gen.lstm.weight_ih_l0,
+                    gen.lstm.weight_hh_l0,
+                    gen.lstm.bias_ih_l0,
+                    gen.lstm.bias_hh_l0,
+                )
+                tokens = torch.multinomial(torch.softmax(gen.output(h), -1), 1, generator=g)
+                out.append(tokens)
+        return plain_rollout_reward(torch.cat(out, 1), g)
+
+    t_ours, r_ours = timed(seqadv_episode, args.repeats)
+    timers = dict(mc.core.timers)
+    t_plain, r_plain = timed(plain_episode, max(1, args.repeats - 2))
+    report(
+        [(f"one mc_rollout episode batch (B={B}, N={N}, T={T})", t_plain, t_ours)],
+        f"(b) everything a SeqGAN generator update needs; {torch.get_num_threads()} torch thread(s)",
+    )
+    sampled = B * N * sum(T - t for t in range(1, T)) + B * T
+    print(f"    tokens sampled per episode batch: {sampled:,}")
+    total = timers.pop("total")
+    print(f"    where seqadv's {total:.2f} s go (last run):")
+    for name, secs in sorted(timers.items(), key=lambda kv: -kv[1]):
+        print(f"      {name:<22} {secs:7.3f} s  {100 * secs / total:5.1f}%")
+    other = total - sum(timers.values())
+    print(f"      {'generator + bookkeeping':<22} {other:7.3f} s  {100 * other / total:5.1f}%")
+    print(
+        f"    mean reward: seqadv {float(r_ours.mean()):.4f}, straightforward {float(r_plain.mean()):.4f} "
+        "(same policy and discriminator, different random draws)"
+    )
+
+
+if __name__ == "__main__":
+    main()

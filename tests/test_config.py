@@ -1,0 +1,270 @@
+"""seqadv.config: typed YAML configs, unknown keys, overrides, presets, round trips."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seqadv.config import (
+    ExperimentConfig,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    dump_config,
+    load_config,
+)
+from seqadv.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+PRESETS = {
+    "mle_oracle": REPO / "experiments" / "mle_oracle.yaml",
+    "mle_oracle_tiny": REPO / "experiments" / "mle_oracle_tiny.yaml",
+    "quickstart": REPO / "seqadv" / "presets" / "quickstart.yaml",
+}
+
+
+def write(tmp_path: Path, text: str, name: str = "c.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- defaults and presets --------------------------------------------------------------------------
+def test_defaults_are_seqgan_settings():
+    cfg = config_from_dict({})
+    assert cfg.seed is None and cfg.threads == 1
+    assert (cfg.data.source, cfg.data.vocab_size, cfg.data.max_len) == ("oracle", 5000, 20)
+    assert (cfg.data.n_train, cfg.data.oracle_path) == (10_000, None)
+    assert (cfg.pretrain.epochs, cfg.pretrain.batch_size, cfg.pretrain.lr) == (120, 64, 0.01)
+    assert (cfg.generator.embed_dim, cfg.generator.hidden_dim) == (32, 32)
+    assert cfg.eval.n_samples == 10_000
+    assert config_from_dict(None) == cfg
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_load_and_round_trip(name):
+    cfg = load_config(PRESETS[name])
+    assert cfg.name == name
+    again = config_from_dict(yaml.safe_load(dump_config(cfg)))
+    assert again == cfg
+
+
+def test_mle_oracle_preset_has_the_seqgan_protocol():
+    cfg = load_config(PRESETS["mle_oracle"])
+    assert cfg.data.source == "oracle" and cfg.data.oracle_path is None
+    assert (cfg.data.vocab_size, cfg.data.max_len, cfg.data.n_train) == (5000, 20, 10_000)
+    assert (cfg.pretrain.batch_size, cfg.pretrain.epochs, cfg.pretrain.lr) == (64, 120, 0.01)
+    assert cfg.eval.n_samples == 10_000
+    assert cfg.adversarial.epochs == 0
+    with_path = load_config(
+        PRESETS["mle_oracle"], ["data.oracle_path=../shared/data/seqgan_oracle.npz"]
+    )
+    assert with_path.data.oracle_path == "../shared/data/seqgan_oracle.npz"
+
+
+def test_tiny_preset_is_tiny():
+    cfg = load_config(PRESETS["mle_oracle_tiny"])
+    assert cfg.seed is not None
+    assert 8 <= cfg.data.vocab_size <= 16 and 4 <= cfg.data.max_len <= 8
+    assert cfg.generator.hidden_dim <= 16 and cfg.pretrain.epochs <= 10
+
+
+def test_empty_file_gives_defaults(tmp_path):
+    assert load_config(write(tmp_path, "")) == ExperimentConfig()
+    assert load_config(write(tmp_path, "# only a comment\n")) == ExperimentConfig()
+
+
+# -- unknown keys and types --------------------------------------------------------------------------
+def test_unknown_top_level_key_names_key_and_valid_keys(tmp_path):
+    path = write(tmp_path, "name: x\nepochs: 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert str(path) in msg and "unknown key 'epochs'" in msg
+    for valid in ("name", "seed", "data", "pretrain", "eval"):
+        assert valid in msg
+
+
+def test_unknown_nested_key_suggests_close_match(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "pretrain:\n  epoch: 3\n"))
+    msg = str(info.value)
+    assert "unknown key 'pretrain.epoch'" in msg
+    assert "did you mean 'epochs'?" in msg
+    assert "valid keys of pretrain: epochs, batch_size, lr, grad_clip" in msg
+
+
+def test_unknown_key_in_component_section():
+    with pytest.raises(ConfigError, match="unknown key 'algorithm.nmae'"):
+        config_from_dict({"algorithm": {"nmae": "reinforce"}})
+    # kwargs of a component are free-form (checked by the registry, not here)
+    cfg = config_from_dict({"algorithm": {"name": "reinforce", "kwargs": {"anything": 1}}})
+    assert cfg.algorithm.kwargs == {"anything": 1}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"pretrain": {"epochs": "many"}}, "pretrain.epochs must be an integer, got 'many'"),
+        ({"pretrain": {"epochs": True}}, "pretrain.epochs must be an integer"),
+        ({"pretrain": {"epochs": 2.5}}, "pretrain.epochs must be an integer"),
+        ({"pretrain": {"lr": "fast"}}, "pretrain.lr must be a number"),
+        ({"pretrain": {"lr": None}}, "pretrain.lr must be a number, got None"),
+        ({"data": {"n_train": None}}, "data.n_train must be an integer, got None"),
+        ({"pretrain": 3}, "pretrain must be a mapping"),
+        ({"eval": {"self_bleu": "yes"}}, "eval.self_bleu must be true or false"),
+        ({"name": ["a"]}, "name must be a string"),
+        ({"algorithm": {"kwargs": [1]}}, "algorithm.kwargs must be a mapping"),
+        ({"data": {"source": "web"}}, "data.source must be 'oracle' or 'corpus'"),
+        ({"data": {"source": "corpus"}}, "data.train_path is required"),
+        ({"eval": {"temperature": 0}}, "eval.temperature must be > 0"),
+        ({"pretrain": {"batch_size": 0}}, "pretrain.batch_size must be >= 1"),
+        ({"env": {"mode": "dense"}}, "env.mode must be one of"),
+    ],
+)
+def test_bad_values_name_the_key(data, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        config_from_dict(data, where="my.yaml")
+    with pytest.raises(ConfigError, match="^my.yaml: "):
+        config_from_dict(data, where="my.yaml")
+
+
+def test_value_conversions():
+    cfg = config_from_dict(
+        {
+            "pretrain": {"epochs": 3.0, "lr": "1e-4", "grad_clip": None},
+            "name": 12,
+            "seed": 5,
+            "discriminator": {"lr": 1},
+        }
+    )
+    assert cfg.pretrain.epochs == 3 and isinstance(cfg.pretrain.epochs, int)
+    assert cfg.pretrain.lr == 1e-4  # YAML 1.1 reads 1e-4 as a string
+    assert cfg.pretrain.grad_clip is None
+    assert cfg.name == "12"
+    assert cfg.discriminator.lr == 1.0 and isinstance(cfg.discriminator.lr, float)
+
+
+def test_top_level_must_be_a_mapping(tmp_path):
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(write(tmp_path, "- a\n- b\n"))
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        config_from_dict([1, 2])  # type: ignore[arg-type]
+
+
+# -- files --------------------------------------------------------------------------------------------
+def test_missing_file_names_it(tmp_path):
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match=f"{path}: config file not found"):
+        load_config(path)
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path):
+    path = write(tmp_path, "name: x\npretrain:\n  epochs: 3\n  lr: [0.1, 0.2\n  batch_size: 4\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}:5: invalid YAML"), msg
+
+
+def test_malformed_yaml_bad_indentation(tmp_path):
+    path = write(tmp_path, "name: x\n  seed: 1\n")
+    with pytest.raises(ConfigError, match=f"^{path}:2: invalid YAML"):
+        load_config(path)
+
+
+def test_non_utf8_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"name: caf\xe9\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(path)
+
+
+# -- overrides -------------------------------------------------------------------------------------------
+def test_overrides_apply_over_the_file(tmp_path):
+    path = write(tmp_path, "name: x\npretrain:\n  epochs: 3\n")
+    cfg = load_config(
+        path,
+        [
+            "pretrain.epochs=7",
+            "pretrain.lr=0.5",
+            "data.oracle_path=some/oracle.npz",
+            "seed=11",
+            "eval.n_bleu_samples=null",
+            "algorithm.kwargs={discount: 0.9}",
+            "name=with=equals",
+        ],
+    )
+    assert cfg.pretrain.epochs == 7 and cfg.pretrain.lr == 0.5
+    assert cfg.data.oracle_path == "some/oracle.npz"
+    assert cfg.seed == 11 and cfg.eval.n_bleu_samples is None
+    assert cfg.algorithm.kwargs == {"discount": 0.9}
+    assert cfg.name == "with=equals"
+    # the later override wins
+    assert load_config(path, ["pretrain.epochs=1", "pretrain.epochs=2"]).pretrain.epochs == 2
+
+
+def test_override_unknown_key_names_it():
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["pretrain.epoch=3"])
+    assert "unknown key 'pretrain.epoch'" in str(info.value)
+    assert "epochs" in str(info.value)
+    with pytest.raises(ConfigError, match="unknown key 'nosuch'"):
+        load_config(None, ["nosuch.key=1"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("pretrain.epochs", "expected KEY=VALUE"),
+        ("=3", "empty key"),
+        ("pretrain.epochs=[1", "not valid YAML"),
+        ("name.first=3", "'name' is not a section"),
+        ("pretrain.epochs=abc", "pretrain.epochs must be an integer, got 'abc'"),
+        ("pretrain=3", "pretrain must be a mapping"),
+    ],
+)
+def test_bad_overrides_fail_clearly(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(None, ["name=x", override])
+
+
+def test_apply_overrides_in_place_on_nested_mapping():
+    data = {"pretrain": {"epochs": 1, "lr": 0.1}}
+    out = apply_overrides(data, ["pretrain.epochs=5", "eval.n_samples=3"])
+    assert out is data
+    assert data == {"pretrain": {"epochs": 5, "lr": 0.1}, "eval": {"n_samples": 3}}
+
+
+# -- round trip ----------------------------------------------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(
+    epochs=st.integers(0, 10_000),
+    lr=st.floats(1e-6, 10.0, allow_nan=False),
+    seed=st.none() | st.integers(0, 2**31 - 1),
+    name=st.text(min_size=1, max_size=20).filter(lambda s: s.strip() == s and s.isprintable()),
+    clip=st.none() | st.floats(0.1, 100.0),
+)
+def test_dump_and_reload_round_trip(epochs, lr, seed, name, clip):
+    cfg = config_from_dict(
+        {
+            "name": name,
+            "seed": seed,
+            "pretrain": {"epochs": epochs, "lr": lr, "grad_clip": clip},
+            "algorithm": {"name": "pkg.mod:fn", "kwargs": {"a": [1, 2], "b": None}},
+        }
+    )
+    assert config_from_dict(yaml.safe_load(dump_config(cfg))) == cfg
+    assert config_from_dict(config_to_dict(cfg)) == cfg
+
+
+def test_dump_lists_every_field():
+    dumped = yaml.safe_load(dump_config(ExperimentConfig()))
+    assert set(dumped) == {f.name for f in dataclasses.fields(ExperimentConfig)}
+    assert set(dumped["pretrain"]) == {"epochs", "batch_size", "lr", "grad_clip"}
