@@ -16,6 +16,7 @@ optimizer and random-generator state, so a stopped run resumes to the same resul
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 import torch
 
+from seqadv.algorithms import ALGORITHMS
 from seqadv.algorithms.mle import MLELearner
 from seqadv.config import ExperimentConfig, config_from_dict, config_to_dict, dump_config
 from seqadv.errors import CheckpointError
@@ -56,19 +58,91 @@ class AdversarialTrainer:
         self.data: TextData = build_data(cfg.data, base_dir)
         log.info("data: %s", self.data.description)
         self.generator = build_generator(cfg, self.data, self.seed)
+        if cfg.pretrain.init_checkpoint:
+            self._load_initial_generator(cfg.pretrain.init_checkpoint, base_dir)
         self.mle = MLELearner(
             self.generator,
             lr=cfg.pretrain.lr,
             batch_size=cfg.pretrain.batch_size,
             grad_clip=cfg.pretrain.grad_clip,
         )
-        self.rngs = {"mle": torch.Generator().manual_seed(derive_seed(self.seed, "mle-order"))}
-        self.state: dict[str, Any] = {"phase": "mle", "mle_epoch": 0, "round": 0, "elapsed_s": 0.0}
+        self.rngs = {
+            name: torch.Generator().manual_seed(derive_seed(self.seed, name))
+            for name in ("mle-order", "negatives", "discriminator")
+        }
+        self.state: dict[str, Any] = {
+            "phase": "mle",
+            "mle_epoch": 0,
+            "dis_round": 0,
+            "round": 0,
+            "elapsed_s": 0.0,
+        }
+        self.adversarial = cfg.adversarial.epochs > 0
+        if self.adversarial:
+            self._build_adversarial()
         self.records: list[dict[str, Any]] = []
         self.evaluations = 0
         self._clock = time.perf_counter()
         if run is not None:
             self._write_run_files()
+
+    def _load_initial_generator(self, path: str, base_dir: Path | None) -> None:
+        from seqadv.experiment import resolve_path
+
+        ckpt = load_checkpoint(resolve_path(path, base_dir) or path)
+        spec = {**self.generator.spec.__dict__, "forbidden_ids": list(self.generator.spec.forbidden_ids)}
+        if dict(ckpt["generator_spec"]) != spec:
+            raise CheckpointError(
+                f"{ckpt['path']}: its generator {ckpt['generator_spec']} does not fit this "
+                f"experiment's {spec} (pretrain.init_checkpoint)"
+            )
+        self.generator.load_state_dict(ckpt["generator"])
+        log.info("generator initialized from %s", ckpt["path"])
+
+    def _build_adversarial(self) -> None:
+        """The discriminator, the rollout policy, the environment and the learner."""
+        from seqadv.envs.text_generation import TextGenerationVectorEnv
+        from seqadv.models.discriminator import default_optimizer, make_discriminator
+
+        cfg = self.cfg
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(self.seed, "discriminator-init"))
+            self.discriminator = make_discriminator(
+                cfg.discriminator.name,
+                vocab_size=self.data.vocab_size,
+                max_len=self.data.max_len,
+                pad_id=self.data.pad_id if self.data.eos_id is not None else None,
+                **cfg.discriminator.kwargs,
+            )
+        self.dis_optimizer = default_optimizer(self.discriminator, lr=cfg.discriminator.lr)
+        self.rollout_policy = copy.deepcopy(self.generator).requires_grad_(False)
+        self.env = TextGenerationVectorEnv(
+            cfg.env.batch_size,
+            data=self.data,
+            discriminator=self.discriminator,
+            reward=_component(cfg.env.reward),
+            reward_mode=cfg.env.mode,
+            rollout_policy=self.rollout_policy,
+            n_rollouts=cfg.env.n_rollouts,
+            autoreset_mode="disabled",
+        )
+        kwargs = dict(cfg.algorithm.kwargs)
+        kwargs.setdefault("lr", cfg.adversarial.lr)
+        kwargs.setdefault("grad_clip", cfg.adversarial.grad_clip)
+        kwargs.setdefault("seed", derive_seed(self.seed, "learner"))
+        self.learner = ALGORITHMS.make(cfg.algorithm.name, policy=self.generator, **kwargs)
+
+    def sync_rollout_policy(self) -> None:
+        """rollout <- rate * rollout + (1 - rate) * generator, for every parameter.
+
+        SeqGAN's lagged copy (rate 0.8). Every parameter is blended, the embedding included.
+        """
+        rate = self.cfg.adversarial.rollout_update_rate
+        with torch.no_grad():
+            for lagged, current in zip(
+                self.rollout_policy.parameters(), self.generator.parameters(), strict=True
+            ):
+                lagged.mul_(rate).add_(current, alpha=1.0 - rate)
 
     # -- run files ----------------------------------------------------------------------------
     def _write_run_files(self) -> None:
@@ -105,8 +179,19 @@ class AdversarialTrainer:
             "generator": self.generator.state_dict(),
             "mle": self.mle.state_dict(),
             "rngs": {k: g.get_state() for k, g in self.rngs.items()},
+            "adversarial": self._adversarial_state(),
             "vocab": self.data.vocab.itos if self.data.vocab is not None else None,
             "versions": versions(self.cfg.threads),
+        }
+
+    def _adversarial_state(self) -> dict[str, Any] | None:
+        if not self.adversarial:
+            return None
+        return {
+            "discriminator": self.discriminator.state_dict(),
+            "dis_optimizer": self.dis_optimizer.state_dict(),
+            "rollout_policy": self.rollout_policy.state_dict(),
+            "learner": self.learner.state_dict(),
         }
 
     def save(self, name: str = "last.pt") -> Path | None:
@@ -129,6 +214,12 @@ class AdversarialTrainer:
         for key, state in ckpt["rngs"].items():
             if key in self.rngs:
                 self.rngs[key].set_state(state)
+        adv = ckpt.get("adversarial")
+        if self.adversarial and adv is not None:
+            self.discriminator.load_state_dict(adv["discriminator"])
+            self.dis_optimizer.load_state_dict(adv["dis_optimizer"])
+            self.rollout_policy.load_state_dict(adv["rollout_policy"])
+            self.learner.load_state_dict(adv["learner"])
         self.state = dict(ckpt["state"])
         self.evaluations = int(ckpt["evaluations"])
         if self.run is not None:
@@ -136,10 +227,11 @@ class AdversarialTrainer:
             self.records = self.run.read_metrics()
         self._clock = time.perf_counter()
         log.info(
-            "resumed from %s: phase %s, MLE epoch %d, round %d",
+            "resumed from %s: phase %s, MLE epoch %d, discriminator round %d, round %d",
             ckpt.get("path"),
             self.state["phase"],
             self.state["mle_epoch"],
+            self.state["dis_round"],
             self.state["round"],
         )
 
@@ -192,6 +284,15 @@ class AdversarialTrainer:
         """Run every remaining phase; returns the last evaluation's record."""
         if self.state["phase"] == "mle":
             self._pretrain_generator()
+            self.state["phase"] = "dis_pretrain" if self.adversarial else "done"
+            self.save()
+        if self.state["phase"] == "dis_pretrain":
+            self._pretrain_discriminator()
+            self.rollout_policy.load_state_dict(self.generator.state_dict())
+            self.state["phase"] = "adversarial"
+            self.save()
+        if self.state["phase"] == "adversarial":
+            self._adversarial_rounds()
             self.state["phase"] = "done"
         if self.run is not None:
             self.save()
@@ -208,7 +309,7 @@ class AdversarialTrainer:
         remaining = range(self.state["mle_epoch"] + 1, epochs + 1)
         for epoch in progress(remaining, total=len(remaining), desc="MLE epochs", log_lines=False):
             stats = self.mle.train_epoch(
-                self.data.train, self.rngs["mle"], desc=f"MLE epoch {epoch}"
+                self.data.train, self.rngs["mle-order"], desc=f"MLE epoch {epoch}"
             )
             self.state["mle_epoch"] = epoch
             log.info(
@@ -221,6 +322,94 @@ class AdversarialTrainer:
             if epoch % cfg.eval.every_epochs == 0 or epoch == epochs:
                 self.evaluate("mle", epoch, float(epoch), stats)
             self.save()  # every epoch boundary: a stopped run loses at most one epoch
+
+    def _negatives(self, n: int) -> torch.Tensor:
+        self.generator.eval()
+        return self.generator.sample(n, generator=self.rngs["negatives"])
+
+    def _train_discriminator(self, epochs: int) -> dict[str, Any]:
+        from seqadv.models.discriminator import train_discriminator
+
+        cfg = self.cfg.discriminator
+        fake = self._negatives(cfg.n_negatives)
+        return train_discriminator(
+            self.discriminator,
+            self.data.train,
+            fake,
+            epochs=epochs,
+            batch_size=cfg.batch_size,
+            optimizer=self.dis_optimizer,
+            generator=self.rngs["discriminator"],
+            pad_id=self.data.pad_id if self.data.eos_id is not None else None,
+        )
+
+    def _pretrain_discriminator(self) -> None:
+        from seqadv.runs import progress
+
+        cfg = self.cfg.discriminator
+        remaining = range(self.state["dis_round"] + 1, cfg.pretrain_rounds + 1)
+        stats: dict[str, Any] = {}
+        for r in progress(
+            remaining, total=len(remaining), desc="discriminator pretraining", log_lines=False
+        ):
+            start = time.perf_counter()
+            stats = self._train_discriminator(cfg.pretrain_epochs)
+            self.state["dis_round"] = r
+            log.info(
+                "discriminator pretraining %d/%d: loss %.4f, acc real %.3f, fake %.3f (%.1fs)",
+                r,
+                cfg.pretrain_rounds,
+                stats.get("dis/loss", float("nan")),
+                stats.get("dis/acc_real", float("nan")),
+                stats.get("dis/acc_fake", float("nan")),
+                time.perf_counter() - start,
+            )
+            self.save()
+
+    def _adversarial_rounds(self) -> None:
+        from seqadv.runs import progress
+
+        cfg = self.cfg
+        adv = cfg.adversarial
+        offset = float(cfg.pretrain.epochs)
+        if self.state["round"] == 0 and not any(
+            r.get("phase") == "adversarial" for r in self.records
+        ):
+            self.evaluate("adversarial", 0, offset)
+        remaining = range(self.state["round"] + 1, adv.epochs + 1)
+        for rnd in progress(
+            remaining, total=len(remaining), desc="adversarial epochs", log_lines=False
+        ):
+            start = time.perf_counter()
+            stats = dict(self.learner.learn(self.env, adv.generator_steps))
+            gen_s = time.perf_counter() - start
+            if adv.mle_steps:
+                batch_size = cfg.pretrain.batch_size
+                for _ in range(adv.mle_steps):
+                    idx = torch.randint(
+                        0, self.data.train.shape[0], (batch_size,), generator=self.rngs["mle-order"]
+                    )
+                    stats["gen/mle_loss"] = self.mle.step(self.data.train[idx])
+            self.sync_rollout_policy()
+            dis_start = time.perf_counter()
+            for _ in range(adv.discriminator_rounds):
+                stats.update(self._train_discriminator(adv.discriminator_epochs))
+            stats["time/generator_s"] = gen_s
+            stats["time/discriminator_s"] = time.perf_counter() - dis_start
+            self.state["round"] = rnd
+            log.info(
+                "adversarial epoch %d/%d: reward %.4f, D acc real %.3f fake %.3f (generator %.1fs, discriminator %.1fs)",
+                rnd,
+                adv.epochs,
+                stats.get("reward/mean", float("nan")),
+                stats.get("dis/acc_real", float("nan")),
+                stats.get("dis/acc_fake", float("nan")),
+                gen_s,
+                stats["time/discriminator_s"],
+            )
+            if rnd % cfg.eval.every_rounds == 0 or rnd == adv.epochs:
+                self.evaluate("adversarial", rnd, offset + rnd, stats)
+            self.save()
 
     # -- the end --------------------------------------------------------------------------------
     def finish(self) -> None:
@@ -235,6 +424,21 @@ class AdversarialTrainer:
         )
         if path is not None:
             log.info("learning curve: %s", path)
+        if self.adversarial:
+            from seqadv.plots import plot_series
+
+            adv_records = [r for r in self.records if r.get("phase") == "adversarial"]
+            plot_series(
+                adv_records,
+                ["reward/mean", "dis/acc_real", "dis/acc_fake", "dis/loss"],
+                self.run.path / "plots" / "adversarial.png",
+                title=f"{self.cfg.name}: reward and discriminator",
+            )
+
+
+def _component(spec: Any) -> Any:
+    """A ComponentConfig as the ``{name, kwargs}`` mapping registries resolve."""
+    return {"name": spec.name, "kwargs": dict(spec.kwargs)}
 
 
 def _clip(text: str, width: int = 100) -> str:

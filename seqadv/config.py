@@ -96,6 +96,7 @@ class PretrainConfig:
     batch_size: int = 64  # sequences per update
     lr: float = 0.01  # Adam learning rate (SeqGAN: 0.01)
     grad_clip: float | None = 5.0  # global gradient-norm clip (SeqGAN: 5.0)
+    init_checkpoint: str | None = None  # start from this run's (or .pt's) generator; `epochs` more follow
 
 
 @dataclass

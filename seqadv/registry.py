@@ -48,7 +48,9 @@ def import_dotted(path: str) -> Any:
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ConfigError(f"module {module_name!r} has no attribute {attr!r} ({path!r})") from None
+            raise ConfigError(
+                f"module {module_name!r} has no attribute {attr!r} ({path!r})"
+            ) from None
     return obj
 
 

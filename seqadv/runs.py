@@ -218,7 +218,18 @@ class RunDir:
 
     def truncate_metrics(self, n_records: int) -> None:
         """Keep the first ``n_records`` records (resuming drops what came after the checkpoint)."""
-        rows = self.read_metrics()[:n_records]
+        rows: list[dict[str, Any]] = []
+        path = self.metrics_path
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+        for number, line in enumerate(lines, 1):
+            if len(rows) == n_records:
+                break  # what follows may be a record cut short by a crash: it is dropped unread
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise CheckpointError(f"{self.metrics_path}:{number}: not JSON ({exc})") from exc
         atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
 
 

@@ -42,7 +42,7 @@ class MarkerPayload:
         return (os.system, (f"touch '{self.path}'",))
 
 
-# -- seeds -------------------------------------------------------------------------------------------
+# -- seeds -----------------------------------------------------------------------------------------
 def test_derive_seed_is_deterministic_and_separates_purposes():
     a = derive_seed(7, "eval", "mle-2")
     assert a == derive_seed(7, "eval", "mle-2")
@@ -74,7 +74,7 @@ def test_draw_seed_range():
     assert len(seeds) > 45
 
 
-# -- atomic writes ------------------------------------------------------------------------------------
+# -- atomic writes ---------------------------------------------------------------------------------
 def test_atomic_write_creates_parents_and_overwrites(tmp_path):
     path = tmp_path / "a" / "b" / "file.txt"
     atomic_write_text(path, "first ü")
@@ -98,7 +98,7 @@ def test_atomic_write_failure_keeps_the_old_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"], "temp file left behind"
 
 
-# -- checkpoints --------------------------------------------------------------------------------------
+# -- checkpoints -----------------------------------------------------------------------------------
 def test_checkpoint_round_trip(tmp_path):
     state = {
         "weights": {"w": torch.randn(3, 4), "b": torch.arange(5)},
@@ -141,7 +141,9 @@ def test_malicious_checkpoint_is_refused_and_never_runs(tmp_path):
     torch_file = tmp_path / "evil_zip.pt"
     torch.save({"format": runs.CHECKPOINT_FORMAT, "x": MarkerPayload(marker)}, torch_file)
     raw_file = tmp_path / "evil_raw.pt"
-    raw_file.write_bytes(pickle.dumps({"format": runs.CHECKPOINT_FORMAT, "x": MarkerPayload(marker)}))
+    raw_file.write_bytes(
+        pickle.dumps({"format": runs.CHECKPOINT_FORMAT, "x": MarkerPayload(marker)})
+    )
     for path in (torch_file, raw_file):
         with pytest.raises(CheckpointError, match="weights_only"):
             load_checkpoint(path)
@@ -174,7 +176,7 @@ def test_checkpoint_is_a_plain_torch_zip(tmp_path):
     assert torch.load(path, weights_only=True)["format"] == runs.CHECKPOINT_FORMAT
 
 
-# -- run directories ----------------------------------------------------------------------------------
+# -- run directories -------------------------------------------------------------------------------
 def test_run_dir_layout_and_metrics(tmp_path):
     run = RunDir(tmp_path / "r")
     assert {p.name for p in run.path.iterdir()} == {"samples", "checkpoints", "plots"}
@@ -190,6 +192,20 @@ def test_run_dir_layout_and_metrics(tmp_path):
     assert run.read_metrics() == [*records[:2], records[3]]
     RunDir(run.path)  # reopening keeps the files
     assert run.read_metrics() == [*records[:2], records[3]]
+
+
+def test_truncate_drops_a_record_cut_short_by_a_crash(tmp_path):
+    run = RunDir(tmp_path / "r")
+    records = [{"step": i, "eval/nll": float(i)} for i in range(3)]
+    for r in records:
+        run.log_metrics(r)
+    with open(run.metrics_path, "a") as fh:
+        fh.write('{"step": 3, "eval/n')  # killed while writing
+    run.truncate_metrics(3)
+    assert run.read_metrics() == records
+    run.metrics_path.write_text('{"a": 1}\nbroken\n{"a": 3}\n')
+    with pytest.raises(CheckpointError, match="metrics.jsonl:2: not JSON"):
+        run.truncate_metrics(3)  # a bad record the checkpoint counts is an error
 
 
 def test_read_metrics_names_the_bad_line(tmp_path):
@@ -228,7 +244,13 @@ def test_versions_records_what_results_depend_on():
     json.dumps(v)
 
 
-# -- progress -----------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def seqadv_logs_reach_caplog(monkeypatch):
+    """The command line turns propagation off; caplog listens at the root."""
+    monkeypatch.setattr(logging.getLogger("seqadv"), "propagate", True)
+
+
+# -- progress --------------------------------------------------------------------------------------
 def test_progress_off_a_terminal_logs_plain_lines(caplog, monkeypatch):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
     with caplog.at_level(logging.INFO, logger="seqadv"):
@@ -252,10 +274,16 @@ def test_progress_on_a_terminal_uses_a_bar(monkeypatch, caplog):
     assert not caplog.records
 
 
-# -- plots --------------------------------------------------------------------------------------------
+# -- plots -----------------------------------------------------------------------------------------
 def _records():
     rows = [
-        {"phase": "mle", "x": float(e), "epoch": e, "eval/nll_oracle": 10 - e, "eval/nll_test": 9 - e}
+        {
+            "phase": "mle",
+            "x": float(e),
+            "epoch": e,
+            "eval/nll_oracle": 10 - e,
+            "eval/nll_test": 9 - e,
+        }
         for e in range(0, 6, 2)
     ]
     rows.append({"phase": "adversarial", "x": 7.0, "round": 1, "eval/nll_oracle": 3.5})

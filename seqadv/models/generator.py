@@ -96,6 +96,14 @@ class LSTMGenerator(nn.Module):
         for i in self.spec.forbidden_ids:
             if not 0 <= i < vocab_size or i == eos_id:
                 raise ValueError(f"forbidden id {i} is outside the vocabulary or is the EOS id")
+        pad = self.spec.pad_id
+        if pad < 0 or (pad < vocab_size and pad not in self.spec.forbidden_ids):
+            # positions holding pad_id are masked out of every loss: a model that could write
+            # it would silently drop its own tokens from log_prob
+            raise ValueError(
+                f"pad_id={pad} must be a forbidden id of the vocabulary or lie outside it "
+                f"(>= {vocab_size}); leave it None for fixed-length sequences"
+            )
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True)
         self.output = nn.Linear(hidden_dim, vocab_size)

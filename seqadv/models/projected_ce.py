@@ -34,8 +34,8 @@ class _ProjectedCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden: Tensor, weight: Tensor, bias: Tensor, targets: Tensor, block: int):
         rows, vocab = hidden.shape[0], weight.shape[0]
-        probs = torch.empty(rows, vocab, dtype=hidden.dtype)
-        losses = torch.empty(rows, dtype=hidden.dtype)
+        probs = torch.empty(rows, vocab, dtype=hidden.dtype, device=hidden.device)
+        losses = torch.empty(rows, dtype=hidden.dtype, device=hidden.device)
         weight_t = weight.t()
         for s in range(0, rows, block):
             blk = probs[s : s + block]
@@ -91,7 +91,7 @@ def projected_nll(
 ) -> Tensor:
     """Per-row negative log-likelihood (M,) without a graph and without keeping (M, V)."""
     rows = hidden.shape[0]
-    out = torch.empty(rows, dtype=hidden.dtype)
+    out = torch.empty(rows, dtype=hidden.dtype, device=hidden.device)
     weight_t = weight.t()
     for s in range(0, rows, block):
         logits = torch.addmm(bias, hidden[s : s + block], weight_t)

@@ -87,7 +87,9 @@ def test_undecodable_bytes_strict_names_file_and_line(tmp_path):
 
 
 def test_undecodable_bytes_replace_counts(tmp_path):
-    corpus = Corpus.from_file(write(tmp_path, BAD_UTF8), tokenizer="space", encoding_errors="replace")
+    corpus = Corpus.from_file(
+        write(tmp_path, BAD_UTF8), tokenizer="space", encoding_errors="replace"
+    )
     assert corpus.stats.undecodable_lines == 2
     assert corpus.stats.first_problem_lines["undecodable"] == 2
     assert len(corpus) == 4
@@ -108,13 +110,18 @@ def test_file_of_only_undecodable_lines_skipped(tmp_path):
         Corpus.from_file(path, encoding_errors="skip")
 
 
-# -- long lines --------------------------------------------------------------------------------------
+# -- long lines ------------------------------------------------------------------------------------
 LONG = "one two three\na b c d e f g\nx y z w\nshort\n"
 
 
 def test_long_lines_truncate_by_default_and_count(tmp_path):
     corpus = Corpus.from_file(write(tmp_path, LONG), tokenizer="space", max_len=4)
-    assert corpus.sentences == [["one", "two", "three"], ["a", "b", "c"], ["x", "y", "z"], ["short"]]
+    assert corpus.sentences == [
+        ["one", "two", "three"],
+        ["a", "b", "c"],
+        ["x", "y", "z"],
+        ["short"],
+    ]
     s = corpus.stats
     assert s.long_lines == 2 and s.first_problem_lines["long"] == 2
     assert s.max_tokens == 3
@@ -122,7 +129,9 @@ def test_long_lines_truncate_by_default_and_count(tmp_path):
 
 
 def test_long_lines_skip_counts(tmp_path):
-    corpus = Corpus.from_file(write(tmp_path, LONG), tokenizer="space", max_len=4, long_lines="skip")
+    corpus = Corpus.from_file(
+        write(tmp_path, LONG), tokenizer="space", max_len=4, long_lines="skip"
+    )
     assert corpus.sentences == [["one", "two", "three"], ["short"]]
     assert corpus.stats.long_lines == 2
     assert "2 lines over the length limit skipped" in corpus.stats.summary()
@@ -141,7 +150,7 @@ def test_all_lines_long_and_skipped(tmp_path):
         Corpus.from_file(path, tokenizer="space", max_len=2, long_lines="skip")
 
 
-# -- tokenizers, vocabulary, tensors ----------------------------------------------------------------
+# -- tokenizers, vocabulary, tensors ---------------------------------------------------------------
 def test_nltk_tokenizer_is_the_default(tmp_path):
     corpus = Corpus.from_file(write(tmp_path, "A Dog, running.\n"))
     assert corpus.sentences == [["a", "dog", ",", "running", "."]]
@@ -211,7 +220,7 @@ def test_in_memory_corpus():
 
 
 def test_shared_coco_reads_cleanly(shared_data):
-    corpus = Corpus.from_file(shared_data / "coco" / "train.txt", max_len=32)
+    corpus = Corpus.from_file(shared_data / "coco" / "train.txt", tokenizer="space", max_len=32)
     assert len(corpus) == 10_000
     s = corpus.stats
     assert s.undecodable_lines == 0 and s.unk_tokens == 0

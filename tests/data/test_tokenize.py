@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqadv.data.tokenize import (
@@ -41,6 +41,7 @@ def test_char_drops_every_kind_of_space():
     assert char_tokenize(" \n ") == []
 
 
+@settings(deadline=None)
 @given(st.text(max_size=50))
 def test_char_tokens_rebuild_the_text_without_whitespace(text):
     tokens = char_tokenize(text)
@@ -48,6 +49,7 @@ def test_char_tokens_rebuild_the_text_without_whitespace(text):
     assert "".join(tokens) == "".join(ch for ch in text if not ch.isspace())
 
 
+@settings(deadline=None)
 @given(st.text(max_size=50))
 def test_space_tokens_have_no_whitespace(text):
     tokens = space_tokenize(text)
@@ -55,6 +57,7 @@ def test_space_tokens_have_no_whitespace(text):
     assert "".join(tokens) == "".join(text.split())
 
 
+@settings(deadline=None)
 @given(st.text(alphabet=st.characters(codec="ascii"), max_size=40))
 def test_nltk_tokens_are_lower_case_and_non_empty(text):
     tokens = nltk_tokenize(text)
@@ -69,5 +72,7 @@ def test_get_tokenizer_by_name():
 
 
 def test_unknown_tokenizer_lists_the_names():
-    with pytest.raises(ConfigError, match="unknown tokenizer 'bpe'; choose one of nltk, space, char"):
+    with pytest.raises(
+        ConfigError, match="unknown tokenizer 'bpe'; choose one of nltk, space, char"
+    ):
         get_tokenizer("bpe")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqadv.data.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab
@@ -44,7 +44,9 @@ def test_max_size_counts_specials_and_drops_the_rarest():
     assert Vocab.build(SENTENCES, min_freq=2, max_size=6).itos[4:] == ["a", "b"]
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [({"min_freq": 0}, "min_freq"), ({"max_size": 4}, "max_size")])
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"min_freq": 0}, "min_freq"), ({"max_size": 4}, "max_size")]
+)
 def test_bad_build_arguments(kwargs, message):
     with pytest.raises(DataError, match=message):
         Vocab.build(SENTENCES, **kwargs)
@@ -98,6 +100,7 @@ def test_json_round_trip(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vocab.json"]
 
 
+@settings(deadline=None)
 @given(st.lists(st.lists(st.text(min_size=1, max_size=5), max_size=6), max_size=6))
 def test_round_trips_hold_for_any_tokens(sentences):
     v = Vocab.build(sentences)

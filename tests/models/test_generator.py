@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -34,7 +35,9 @@ def all_sequences(gen: LSTMGenerator) -> torch.Tensor:
         rows = [list(p) for p in itertools.product(allowed, repeat=T)]
     else:
         for n in range(T):  # n words, then EOS
-            rows += [[*p, eos] + [gen.pad_id] * (T - n - 1) for p in itertools.product(words, repeat=n)]
+            rows += [
+                [*p, eos] + [gen.pad_id] * (T - n - 1) for p in itertools.product(words, repeat=n)
+            ]
         rows += [list(p) for p in itertools.product(words, repeat=T)]  # no room for EOS
     return torch.tensor(rows)
 
@@ -123,7 +126,12 @@ def test_inputs_for_shifts_and_maps_padding_to_start():
 def test_token_mask_ends_at_eos_inclusive():
     gen = make(vocab=5, eos_id=2, start_id=1, max_len=4)
     x = torch.tensor([[3, 2, 5, 5], [3, 4, 3, 4], [2, 3, 3, 3], [2, 2, 2, 2]])
-    assert gen.token_mask(x).int().tolist() == [[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0], [1, 0, 0, 0]]
+    assert gen.token_mask(x).int().tolist() == [
+        [1, 1, 0, 0],
+        [1, 1, 1, 1],
+        [1, 0, 0, 0],
+        [1, 0, 0, 0],
+    ]
     fixed = make(vocab=5, max_len=4)
     assert fixed.token_mask(torch.tensor([[0, 1, 5, 5]])).int().tolist() == [[1, 1, 0, 0]]
 
@@ -190,7 +198,7 @@ def test_forbidden_ids_have_zero_probability():
     assert torch.softmax(gen(x), -1)[..., [1, 4]].max() == 0
 
 
-# -- sampling ------------------------------------------------------------------------------------------
+# -- sampling --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_samples_follow_the_model_distribution(case):
     gen = build(case)
@@ -211,7 +219,9 @@ def test_temperature_samples_the_tempered_steps(temperature):
     seqs = all_sequences(gen)
     probs = reference_log_probs(gen, seqs, temperature).exp().numpy()
     assert probs.sum() == pytest.approx(1.0, abs=1e-9)
-    samples = gen.sample(30_000, generator=torch.Generator().manual_seed(3), temperature=temperature)
+    samples = gen.sample(
+        30_000, generator=torch.Generator().manual_seed(3), temperature=temperature
+    )
     counts = empirical(samples, seqs)
     assert chi2(counts, probs) < chi2_bound(len(seqs) - 1)
     untempered = gen.log_prob(seqs).double().exp().detach().numpy()
@@ -268,7 +278,10 @@ def test_same_seed_same_samples_and_blocks_do_not_matter():
     b = gen.sample(300, generator=torch.Generator().manual_seed(4), block_rows=5)
     c = gen.sample(300, generator=torch.Generator().manual_seed(5))
     assert torch.equal(a, b) and not torch.equal(a, c)
-    first, second = gen.sample(300, generator=(g := torch.Generator().manual_seed(4))), gen.sample(300, generator=g)
+    first, second = (
+        gen.sample(300, generator=(g := torch.Generator().manual_seed(4))),
+        gen.sample(300, generator=g),
+    )
     assert torch.equal(first, a) and not torch.equal(second, a)
 
 
@@ -296,10 +309,12 @@ def test_continue_sequences_from_a_prefix_state():
     assert torch.isfinite(gen.log_prob(full)).all()
 
 
-# -- construction and checkpoints ------------------------------------------------------------------------
+# -- construction and checkpoints ------------------------------------------------------------------
 def test_spec_rebuilds_an_identical_model():
     gen = make(vocab=6, max_len=4, eos_id=2, start_id=1, pad_id=0, forbidden_ids=[0, 1])
-    assert gen.spec == GeneratorSpec(6, 8, 8, 4, start_id=1, eos_id=2, pad_id=0, forbidden_ids=(0, 1))
+    assert gen.spec == GeneratorSpec(
+        6, 8, 8, 4, start_id=1, eos_id=2, pad_id=0, forbidden_ids=(0, 1)
+    )
     again = LSTMGenerator.from_spec({**gen.spec.__dict__, "forbidden_ids": [0, 1]})
     again.load_state_dict(gen.state_dict())
     x = gen.sample(20, generator=torch.Generator().manual_seed(0))
@@ -326,8 +341,16 @@ def test_init_normal_is_seeded():
         ({"eos_id": -1}, "eos_id=-1"),
         ({"eos_id": 2, "forbidden_ids": (2,)}, "forbidden id 2"),
         ({"forbidden_ids": (9,)}, "forbidden id 9"),
+        ({"pad_id": 3}, "pad_id=3 must be a forbidden id"),  # it could write its own padding
+        ({"pad_id": -1}, "pad_id=-1"),
     ],
 )
 def test_constructor_checks(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         LSTMGenerator(**{"vocab_size": 5, **kwargs})
+
+
+def test_valid_padding_choices():
+    assert LSTMGenerator(5).pad_id == 5
+    assert LSTMGenerator(5, pad_id=9).pad_id == 9
+    assert LSTMGenerator(5, eos_id=2, pad_id=0, forbidden_ids=(0,)).pad_id == 0

@@ -94,7 +94,9 @@ def test_non_contiguous_hidden():
     h, w, b, y = make(rows=8, hidden=6)
     ht = h.detach().T.contiguous().T.requires_grad_()  # same values, transposed strides
     assert not ht.is_contiguous()
-    torch.testing.assert_close(projected_cross_entropy(ht, w, b, y, block=3), reference(ht, w, b, y))
+    torch.testing.assert_close(
+        projected_cross_entropy(ht, w, b, y, block=3), reference(ht, w, b, y)
+    )
 
 
 @pytest.mark.parametrize("block", [1, 7, 128])

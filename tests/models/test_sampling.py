@@ -126,10 +126,16 @@ def test_same_generator_state_same_draws_and_blocks_do_not_matter():
 
 def test_projected_sampling_equals_sampling_the_logits():
     g = torch.Generator().manual_seed(0)
-    hidden, weight, bias = torch.randn(150, 8, generator=g), torch.randn(12, 8, generator=g), torch.randn(12, generator=g)
+    hidden, weight, bias = (
+        torch.randn(150, 8, generator=g),
+        torch.randn(12, 8, generator=g),
+        torch.randn(12, generator=g),
+    )
     logits = hidden @ weight.T + bias
     for t in (1.0, 0.7):
-        a = sample_projected(hidden, weight, bias, torch.Generator().manual_seed(1), t, block_rows=16)
+        a = sample_projected(
+            hidden, weight, bias, torch.Generator().manual_seed(1), t, block_rows=16
+        )
         b = sample_logits(logits, torch.Generator().manual_seed(1), t, block_rows=64)
         assert torch.equal(a, b)
     no_bias = sample_projected(hidden, weight, None, torch.Generator().manual_seed(1))
