@@ -46,8 +46,14 @@ class AdversarialTrainer:
     """
 
     def __init__(
-        self, cfg: ExperimentConfig, run: RunDir | None = None, base_dir: Path | None = None
+        self,
+        cfg: ExperimentConfig,
+        run: RunDir | None = None,
+        base_dir: Path | None = None,
+        command: list[str] | None = None,
     ) -> None:
+        _resolve_paths(cfg, base_dir)
+        self.command = command
         if cfg.seed is None:
             cfg.seed = draw_seed()
             log.info("no seed given: drew seed %d (recorded in the run's config.yaml)", cfg.seed)
@@ -153,7 +159,7 @@ class AdversarialTrainer:
         self.run.write_text(
             "versions.json", json.dumps(versions(self.cfg.threads), indent=2) + "\n"
         )
-        self.run.append_command()
+        self.run.append_command(self.command)
         if self.data.vocab is not None:
             self.data.vocab.save(self.run.path / "vocab.json")
 
@@ -236,16 +242,16 @@ class AdversarialTrainer:
         )
 
     @classmethod
-    def resume(cls, run_dir: str | Path) -> AdversarialTrainer:
+    def resume(cls, run_dir: str | Path, command: list[str] | None = None) -> AdversarialTrainer:
         """Continue the run in ``run_dir`` from its last checkpoint, with its own config."""
-        run = RunDir(run_dir)
-        if not run.config_path.is_file():
+        path = Path(run_dir)
+        if not (path / "config.yaml").is_file():
             raise CheckpointError(f"{run_dir}: no config.yaml; is this a seqadv run directory?")
-        ckpt = load_checkpoint(run.last_checkpoint)
-        cfg = config_from_dict(ckpt["config"], where=str(run.last_checkpoint))
-        trainer = cls(cfg, run=None)
-        trainer.run = run
-        run.append_command()
+        ckpt = load_checkpoint(path / "checkpoints" / "last.pt")
+        cfg = config_from_dict(ckpt["config"], where=ckpt["path"])
+        trainer = cls(cfg, run=None, command=command)
+        run = trainer.run = RunDir(path)
+        run.append_command(command)
         trainer.load_state(ckpt)
         return trainer
 
@@ -304,6 +310,7 @@ class AdversarialTrainer:
         epochs = cfg.pretrain.epochs
         if self.state["mle_epoch"] == 0 and not self.records:
             self.evaluate("mle", 0, 0.0)
+            self.save()
         from seqadv.runs import progress
 
         remaining = range(self.state["mle_epoch"] + 1, epochs + 1)
@@ -332,15 +339,20 @@ class AdversarialTrainer:
 
         cfg = self.cfg.discriminator
         fake = self._negatives(cfg.n_negatives)
+        real = self.data.train
+        if cfg.n_real is not None and cfg.n_real < real.shape[0]:
+            pick = torch.randperm(real.shape[0], generator=self.rngs["discriminator"])
+            real = real[pick[: cfg.n_real]]
         return train_discriminator(
             self.discriminator,
-            self.data.train,
+            real,
             fake,
             epochs=epochs,
             batch_size=cfg.batch_size,
             optimizer=self.dis_optimizer,
             generator=self.rngs["discriminator"],
             pad_id=self.data.pad_id if self.data.eos_id is not None else None,
+            eval_metrics=False,
         )
 
     def _pretrain_discriminator(self) -> None:
@@ -434,6 +446,23 @@ class AdversarialTrainer:
                 self.run.path / "plots" / "adversarial.png",
                 title=f"{self.cfg.name}: reward and discriminator",
             )
+
+
+def _resolve_paths(cfg: ExperimentConfig, base_dir: Path | None) -> None:
+    """Make the config's file paths absolute (so a resumed run or ``seqadv eval`` finds them).
+
+    A relative path is looked up in the current directory first, then next to the config.
+    """
+    from seqadv.experiment import resolve_path
+
+    def fix(path: str | None) -> str | None:
+        found = resolve_path(path, base_dir)
+        return str(Path(found).resolve()) if found and Path(found).exists() else found
+
+    cfg.data.oracle_path = fix(cfg.data.oracle_path)
+    cfg.data.train_path = fix(cfg.data.train_path)
+    cfg.data.test_path = fix(cfg.data.test_path)
+    cfg.pretrain.init_checkpoint = fix(cfg.pretrain.init_checkpoint)
 
 
 def _component(spec: Any) -> Any:

@@ -69,7 +69,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise SeqadvError(
                 "--resume RUN_DIR continues with the run's own config.yaml; drop CONFIG and --set"
             )
-        trainer = AdversarialTrainer.resume(args.resume)
+        trainer = AdversarialTrainer.resume(args.resume, command=args.argv)
     else:
         path = find_preset(args.config)
         cfg = load_config(path, args.set)
@@ -80,7 +80,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "or choose another --out"
             )
         print(f"seqadv {seqadv.__version__}: training {path} -> {run.path}", file=sys.stderr)
-        trainer = AdversarialTrainer(cfg, run=run, base_dir=Path(path).resolve().parent)
+        trainer = AdversarialTrainer(
+            cfg, run=run, base_dir=Path(path).resolve().parent, command=args.argv
+        )
     try:
         final = trainer.fit()
     except KeyboardInterrupt:
@@ -375,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = ["seqadv", *(sys.argv[1:] if argv is None else argv)]
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

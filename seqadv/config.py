@@ -110,6 +110,7 @@ class DiscriminatorConfig:
     pretrain_rounds: int = 50  # pretraining rounds, each on fresh negatives (SeqGAN: 50)
     pretrain_epochs: int = 3  # epochs per pretraining round (SeqGAN: 3)
     n_negatives: int = 10_000  # generated sequences per round (SeqGAN: 10,000)
+    n_real: int | None = None  # real sequences per round, drawn afresh (None: all the training data)
 
 
 @dataclass

@@ -7,7 +7,7 @@ A run directory holds::
     versions.json    seqadv, torch, python, platform and the thread count
     metrics.jsonl    one JSON object per evaluation
     samples/         generated text at each evaluation
-    checkpoints/     last.pt (and final.pt), written atomically, loaded with weights_only
+    checkpoints/     last.pt, written atomically at every epoch or round, loaded with weights_only
     plots/           PNG learning curves
 """
 
@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from seqadv.errors import CheckpointError
+from seqadv.errors import CheckpointError, SeqadvError
 
 __all__ = [
     "RunDir",
@@ -155,9 +155,14 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        for sub in ("samples", "checkpoints", "plots"):
-            (self.path / sub).mkdir(exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            for sub in ("samples", "checkpoints", "plots"):
+                (self.path / sub).mkdir(exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise SeqadvError(
+                f"{exc.filename}: cannot be a run directory (a file of that name exists)"
+            ) from None
 
     @classmethod
     def new(cls, name: str, root: str | os.PathLike = "runs") -> RunDir:

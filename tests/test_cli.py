@@ -80,11 +80,6 @@ def test_train_writes_a_run_and_prints_what_it_achieved(tmp_path, capsys):
     assert [r["epoch"] for r in RunDir(out).read_metrics()] == [0, 1, 2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="command.txt is written from sys.argv (RunDir.append_command() called without argv by "
-    "AdversarialTrainer), so main([...]) records the host program's command, not its own",
-)
 def test_command_txt_records_the_command_given_to_main(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["-q", "train", str(TINY), "--out", str(out), "--set", "pretrain.epochs=1"]
@@ -160,6 +155,12 @@ def test_train_errors_exit_2_with_a_message(tmp_path, capsys, args, fragments):
     code, _, err = run_cli(capsys, *args, "--out", str(tmp_path / "run"))
     assert_clean_error(code, err, *fragments)
     assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
+
+
+def test_out_is_a_file(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    code, _, err = run_cli(capsys, "train", str(TINY), "--out", str(tmp_path / "file"))
+    assert_clean_error(code, err, "cannot be a run directory")
 
 
 def test_unknown_key_in_the_file(tmp_path, capsys):
@@ -266,11 +267,6 @@ def test_eval_json(trained, capsys):
     assert other["eval/nll_oracle"] != result["eval/nll_oracle"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cmd_eval calls build_data(cfg.data) without a base directory: a data path relative "
-    "to the run's config file (found when training) is not found when evaluating",
-)
 def test_eval_with_an_oracle_path_relative_to_the_config(tmp_path, capsys, monkeypatch):
     from seqadv.models.oracle import OracleLSTM
 

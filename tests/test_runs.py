@@ -15,7 +15,7 @@ import torch
 
 import seqadv
 from seqadv import runs
-from seqadv.errors import CheckpointError
+from seqadv.errors import CheckpointError, SeqadvError
 from seqadv.plots import plot_learning_curve, plot_series
 from seqadv.runs import (
     RunDir,
@@ -213,6 +213,16 @@ def test_read_metrics_names_the_bad_line(tmp_path):
     run.metrics_path.write_text('{"a": 1}\n\n{"a": 2\n')
     with pytest.raises(CheckpointError, match=r"metrics.jsonl:3: not JSON"):
         run.read_metrics()
+
+
+def test_a_file_in_the_way_of_a_run_directory(tmp_path):
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(SeqadvError, match="taken: cannot be a run directory"):
+        RunDir(tmp_path / "taken")
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "samples").write_text("x")
+    with pytest.raises(SeqadvError, match="samples: cannot be a run directory"):
+        RunDir(tmp_path / "r")
 
 
 def test_run_dir_new_never_reuses_a_directory(tmp_path):
