@@ -82,6 +82,8 @@ class AdversarialTrainer:
             "dis_round": 0,
             "round": 0,
             "elapsed_s": 0.0,
+            "mle_train_s": 0.0,
+            "adversarial_train_s": 0.0,
         }
         self.adversarial = cfg.adversarial.epochs > 0
         if self.adversarial:
@@ -96,7 +98,10 @@ class AdversarialTrainer:
         from seqadv.experiment import resolve_path
 
         ckpt = load_checkpoint(resolve_path(path, base_dir) or path)
-        spec = {**self.generator.spec.__dict__, "forbidden_ids": list(self.generator.spec.forbidden_ids)}
+        spec = {
+            **self.generator.spec.__dict__,
+            "forbidden_ids": list(self.generator.spec.forbidden_ids),
+        }
         if dict(ckpt["generator_spec"]) != spec:
             raise CheckpointError(
                 f"{ckpt['path']}: its generator {ckpt['generator_spec']} does not fit this "
@@ -226,7 +231,7 @@ class AdversarialTrainer:
             self.dis_optimizer.load_state_dict(adv["dis_optimizer"])
             self.rollout_policy.load_state_dict(adv["rollout_policy"])
             self.learner.load_state_dict(adv["learner"])
-        self.state = dict(ckpt["state"])
+        self.state = {**self.state, **ckpt["state"]}
         self.evaluations = int(ckpt["evaluations"])
         if self.run is not None:
             self.run.truncate_metrics(int(ckpt["n_records"]))
@@ -259,10 +264,12 @@ class AdversarialTrainer:
     def evaluate(
         self, phase: str, step: int, x: float, extra: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Evaluate now, log a record, write samples, and checkpoint when due."""
+        """Evaluate now, log a record and write samples."""
+        start = time.perf_counter()
         metrics, samples = evaluate_generator(
             self.generator, self.data, self.cfg.eval, self.seed, f"{phase}-{step}"
         )
+        eval_s = time.perf_counter() - start
         record: dict[str, Any] = {"phase": phase, "step": step, "x": x}
         if phase == "mle":
             record["epoch"] = step
@@ -270,6 +277,7 @@ class AdversarialTrainer:
             record["round"] = step
         record.update(metrics)
         record.update(extra or {})
+        record["time/eval_s"] = round(eval_s, 3)
         record["time/elapsed_s"] = round(self._elapsed(), 3)
         self.records.append(record)
         self.evaluations += 1
@@ -319,6 +327,13 @@ class AdversarialTrainer:
                 self.data.train, self.rngs["mle-order"], desc=f"MLE epoch {epoch}"
             )
             self.state["mle_epoch"] = epoch
+            self.state["mle_train_s"] += stats["time/mle_epoch_s"]
+            over = _over_budget(self.state["mle_train_s"], cfg.pretrain.budget_minutes)
+            if over:
+                log.info(
+                    "MLE: training-time budget of %.1f min reached", cfg.pretrain.budget_minutes
+                )
+                epochs = epoch
             log.info(
                 "MLE epoch %d/%d: loss %.4f (%.1fs)",
                 epoch,
@@ -329,21 +344,26 @@ class AdversarialTrainer:
             if epoch % cfg.eval.every_epochs == 0 or epoch == epochs:
                 self.evaluate("mle", epoch, float(epoch), stats)
             self.save()  # every epoch boundary: a stopped run loses at most one epoch
+            if over:
+                break
 
     def _negatives(self, n: int) -> torch.Tensor:
         self.generator.eval()
         return self.generator.sample(n, generator=self.rngs["negatives"])
 
     def _train_discriminator(self, epochs: int) -> dict[str, Any]:
+        """One round: fresh negatives, then ``epochs`` epochs (times in ``time/...``)."""
         from seqadv.models.discriminator import train_discriminator
 
         cfg = self.cfg.discriminator
+        start = time.perf_counter()
         fake = self._negatives(cfg.n_negatives)
+        sampled = time.perf_counter()
         real = self.data.train
         if cfg.n_real is not None and cfg.n_real < real.shape[0]:
             pick = torch.randperm(real.shape[0], generator=self.rngs["discriminator"])
             real = real[pick[: cfg.n_real]]
-        return train_discriminator(
+        stats = train_discriminator(
             self.discriminator,
             real,
             fake,
@@ -354,6 +374,9 @@ class AdversarialTrainer:
             pad_id=self.data.pad_id if self.data.eos_id is not None else None,
             eval_metrics=False,
         )
+        stats["time/negatives_s"] = sampled - start
+        stats["time/dis_train_s"] = time.perf_counter() - sampled
+        return stats
 
     def _pretrain_discriminator(self) -> None:
         from seqadv.runs import progress
@@ -404,11 +427,24 @@ class AdversarialTrainer:
                     stats["gen/mle_loss"] = self.mle.step(self.data.train[idx])
             self.sync_rollout_policy()
             dis_start = time.perf_counter()
+            negatives_s = dis_train_s = 0.0
             for _ in range(adv.discriminator_rounds):
-                stats.update(self._train_discriminator(adv.discriminator_epochs))
+                dstats = self._train_discriminator(adv.discriminator_epochs)
+                negatives_s += dstats.pop("time/negatives_s")
+                dis_train_s += dstats.pop("time/dis_train_s")
+                stats.update(dstats)
             stats["time/generator_s"] = gen_s
+            stats["time/rollouts_s"] = float(
+                self.env.core.timers.get("rollout/sample", 0.0)
+            ) + float(self.env.core.timers.get("discriminator", 0.0))
+            self.env.core.timers.clear()
+            stats["time/negatives_s"] = negatives_s
+            stats["time/dis_train_s"] = dis_train_s
             stats["time/discriminator_s"] = time.perf_counter() - dis_start
             self.state["round"] = rnd
+            self.state["adversarial_train_s"] += time.perf_counter() - start
+            stats["time/adversarial_train_s"] = self.state["adversarial_train_s"]
+            over = _over_budget(self.state["adversarial_train_s"], adv.budget_minutes)
             log.info(
                 "adversarial epoch %d/%d: reward %.4f, D acc real %.3f fake %.3f (generator %.1fs, discriminator %.1fs)",
                 rnd,
@@ -419,9 +455,14 @@ class AdversarialTrainer:
                 gen_s,
                 stats["time/discriminator_s"],
             )
-            if rnd % cfg.eval.every_rounds == 0 or rnd == adv.epochs:
+            if rnd % cfg.eval.every_rounds == 0 or rnd == adv.epochs or over:
                 self.evaluate("adversarial", rnd, offset + rnd, stats)
             self.save()
+            if over:
+                log.info(
+                    "adversarial: training-time budget of %.1f min reached", adv.budget_minutes
+                )
+                break
 
     # -- the end --------------------------------------------------------------------------------
     def finish(self) -> None:
@@ -446,6 +487,10 @@ class AdversarialTrainer:
                 self.run.path / "plots" / "adversarial.png",
                 title=f"{self.cfg.name}: reward and discriminator",
             )
+
+
+def _over_budget(seconds: float, budget_minutes: float | None) -> bool:
+    return budget_minutes is not None and seconds >= 60.0 * budget_minutes
 
 
 def _resolve_paths(cfg: ExperimentConfig, base_dir: Path | None) -> None:

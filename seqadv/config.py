@@ -96,7 +96,12 @@ class PretrainConfig:
     batch_size: int = 64  # sequences per update
     lr: float = 0.01  # Adam learning rate (SeqGAN: 0.01)
     grad_clip: float | None = 5.0  # global gradient-norm clip (SeqGAN: 5.0)
-    init_checkpoint: str | None = None  # start from this run's (or .pt's) generator; `epochs` more follow
+    init_checkpoint: str | None = (
+        None  # start from this run's (or .pt's) generator; `epochs` more follow
+    )
+    budget_minutes: float | None = (
+        None  # stop MLE early after this much training time (not reproducible across machines)
+    )
 
 
 @dataclass
@@ -110,7 +115,9 @@ class DiscriminatorConfig:
     pretrain_rounds: int = 50  # pretraining rounds, each on fresh negatives (SeqGAN: 50)
     pretrain_epochs: int = 3  # epochs per pretraining round (SeqGAN: 3)
     n_negatives: int = 10_000  # generated sequences per round (SeqGAN: 10,000)
-    n_real: int | None = None  # real sequences per round, drawn afresh (None: all the training data)
+    n_real: int | None = (
+        None  # real sequences per round, drawn afresh (None: all the training data)
+    )
 
 
 @dataclass
@@ -137,6 +144,9 @@ class AdversarialConfig:
     lr: float = 0.01  # learner learning rate (SeqGAN: Adam 0.01)
     grad_clip: float | None = 5.0  # gradient-norm clip of learner updates
     mle_steps: int = 0  # MLE updates interleaved after each generator step (0: none)
+    budget_minutes: float | None = (
+        None  # stop after this much training time (not reproducible across machines)
+    )
 
 
 @dataclass

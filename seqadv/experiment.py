@@ -154,25 +154,27 @@ def evaluate_generator(
         out["eval/nll_oracle"] = data.oracle.nll(samples)
     if data.test is not None:
         out["eval/nll_test"] = generator.nll(data.test)
-    if data.vocab is not None and data.test_tokens is not None:
-        out.update(_bleu_metrics(samples, data, cfg))
+    out.update(_bleu_metrics(samples, data, cfg))
     generator.train(was_training)
     return out, samples
 
 
 def _bleu_metrics(samples: Tensor, data: TextData, cfg: EvalConfig) -> dict[str, Any]:
-    """BLEU-2..max_n against every test sentence and Self-BLEU-2..max_n (Texygen protocol)."""
+    """BLEU-2..max_n against every test sentence (corpora) and Self-BLEU-2..max_n (Texygen
+    protocol; oracle sequences are scored as sequences of token ids)."""
     from seqadv.metrics.bleu import results_to_log, self_bleu_many
 
     hyps = [data.tokens(row) for row in samples]
     ns = range(2, cfg.bleu_max_n + 1)
-    stats = data.reference_stats(cfg.bleu_max_n)
-    n_bleu = cfg.n_bleu_samples or len(hyps)
-    results = stats.bleu_many(hyps[:n_bleu], ns=ns)
-    out: dict[str, Any] = results_to_log(results)
-    first = next(iter(results.values()))
-    out["eval/bleu_signature"] = str(first.with_tokenizer(data.tokenizer, True).signature)
-    if cfg.self_bleu:
+    out: dict[str, Any] = {}
+    if data.vocab is not None and data.test_tokens is not None:
+        stats = data.reference_stats(cfg.bleu_max_n)
+        n_bleu = cfg.n_bleu_samples or len(hyps)
+        results = stats.bleu_many(hyps[:n_bleu], ns=ns)
+        out.update(results_to_log(results))
+        first = next(iter(results.values()))
+        out["eval/bleu_signature"] = str(first.with_tokenizer(data.tokenizer, True).signature)
+    if cfg.self_bleu and len(hyps) >= 2:
         n_self = cfg.n_self_bleu or len(hyps)
         self_results = self_bleu_many(hyps[:n_self], ns=ns)
         out.update(results_to_log(self_results))
