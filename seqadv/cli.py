@@ -221,7 +221,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 summary = entry.summary
             except Exception as exc:  # an entry that fails to import is still listed
                 summary = f"(cannot import: {exc})"
-            rows.append((entry.name, str(entry.meta.get("kind", "")), summary))
+            kind = entry.meta.get("kind") or entry.meta.get("level") or ""
+            rows.append((entry.name, str(kind), summary))
     if not rows:
         print(f"(no {what})")
         return 0

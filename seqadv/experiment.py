@@ -76,6 +76,7 @@ def build_data(cfg: DataConfig, base: Path | None = None) -> TextData:
         encoding_errors=cfg.encoding_errors,
         min_freq=cfg.min_freq,
         max_vocab=cfg.max_vocab,
+        max_sentences=cfg.max_sentences,
     )
     vocab = train_corpus.vocab
     test_corpus = None
@@ -88,6 +89,7 @@ def build_data(cfg: DataConfig, base: Path | None = None) -> TextData:
             max_len=cfg.max_len,
             long_lines=cfg.long_lines,
             encoding_errors=cfg.encoding_errors,
+            max_sentences=cfg.max_sentences,
         )
     desc = f"corpus {train_corpus.stats.summary()}; vocabulary {len(vocab)}"
     if test_corpus is not None:

@@ -92,3 +92,20 @@ def test_stop_and_resume_gives_the_same_result(tmp_path, monkeypatch, stop_in):
         assert torch.equal(value, t3.generator.state_dict()[key]), key
     for key, value in t1.discriminator.state_dict().items():
         assert torch.equal(value, t3.discriminator.state_dict()[key]), key
+
+
+def test_training_time_budget_stops_the_adversarial_phase(tmp_path):
+    cfg = tiny(["adversarial.epochs=50", "adversarial.budget_minutes=0.0001"])
+    trainer = AdversarialTrainer(cfg, run=RunDir(tmp_path / "run"))
+    final = trainer.fit()
+    assert trainer.state["round"] == 1  # the first round already exceeds 6 ms
+    assert final["phase"] == "adversarial" and final["round"] == 1
+    assert trainer.state["phase"] == "done"
+
+
+def test_time_breakdown_is_recorded():
+    trainer = AdversarialTrainer(tiny(["adversarial.epochs=2", "eval.every_rounds=1"]))
+    final = trainer.fit()
+    for key in ("time/generator_s", "time/rollouts_s", "time/negatives_s", "time/dis_train_s", "time/eval_s"):
+        assert final[key] >= 0.0, key
+    assert final["time/rollouts_s"] <= final["time/generator_s"]

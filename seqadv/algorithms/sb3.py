@@ -85,7 +85,7 @@ from torch import Tensor, nn
 from seqadv.algorithms.base import Callback, Learner
 from seqadv.errors import CheckpointError, ConfigError
 from seqadv.models.generator import LSTMGenerator
-from seqadv.registry import Entry, check_kwargs, import_dotted
+from seqadv.registry import Entry, import_dotted
 
 __all__ = [
     "SB3Learner",
@@ -527,23 +527,23 @@ def check_algorithm_class(algorithm: Any, name: str) -> type:
             "stable_baselines3.common.base_class.BaseAlgorithm)"
         )
     cls = algorithm.__name__
-    why = (
+    need = (
         "the sb3 learner needs an on-policy algorithm (a subclass of OnPolicyAlgorithm with an "
-        "actor-critic policy, e.g. PPO, A2C, TRPO, RecurrentPPO, MaskablePPO): the reward "
-        "comes from a discriminator that keeps training, so transitions replayed from a buffer "
-        "would carry rewards of discriminators that no longer exist, and the generator is a "
-        "policy over Discrete(V) token actions"
+        "actor-critic policy over Discrete(V) token actions, e.g. PPO, A2C, TRPO, "
+        "RecurrentPPO, MaskablePPO)"
     )
     if issubclass(algorithm, OffPolicyAlgorithm):
         raise ConfigError(
             f"{where}: {cls} is an off-policy algorithm (a subclass of OffPolicyAlgorithm, which "
-            f"learns from a replay buffer); {why}"
+            f"learns from a replay buffer); {need}: the reward comes from a discriminator that "
+            "keeps training, so replayed transitions would carry the rewards of discriminators "
+            "that no longer exist"
         )
     if not issubclass(algorithm, OnPolicyAlgorithm):
-        bases = ", ".join(b.__name__ for b in algorithm.__mro__[1:3])
+        bases = ", ".join(b.__name__ for b in algorithm.__bases__)
         raise ConfigError(
             f"{where}: {cls} is not an on-policy algorithm (it derives from {bases}, not "
-            f"OnPolicyAlgorithm); {why}"
+            f"OnPolicyAlgorithm); {need}"
         )
     if _policy_base(algorithm) is None:
         aliases = ", ".join(
@@ -555,11 +555,11 @@ def check_algorithm_class(algorithm: Any, name: str) -> type:
             "(ActorCriticPolicy, MaskableActorCriticPolicy or RecurrentActorCriticPolicy), so "
             "the generator cannot be its actor"
         )
-    params = inspect.signature(algorithm.__init__).parameters
+    params, complete = init_parameters(algorithm)
     missing = [
         p for p in ("policy", "env", "learning_rate", "policy_kwargs", "seed") if p not in params
     ]
-    if missing and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+    if missing and complete:
         raise ConfigError(
             f"{where}: {cls}.__init__ does not accept {', '.join(missing)}, which the sb3 "
             "learner passes"
@@ -608,6 +608,46 @@ def sb3_entry(name: str) -> Entry:
 
 
 # -- building a model --------------------------------------------------------------------------
+def init_parameters(algorithm: type) -> tuple[list[str], bool]:
+    """The keyword arguments ``algorithm(...)`` accepts, following ``**kwargs`` up the MRO.
+
+    Returns:
+        The names, and whether the list is complete (False if some ``__init__`` on the way
+        takes ``**kwargs`` that no base class names).
+    """
+    names: list[str] = []
+    for klass in algorithm.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        for p in params:
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
+                if p.name not in names:
+                    names.append(p.name)
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return names, True
+    return names, False
+
+
+def _check_algorithm_kwargs(algorithm: type, kwargs: dict[str, Any], what: str) -> None:
+    """ConfigError for keys that neither the class nor its bases accept, or that seqadv sets."""
+    reserved = [k for k in _RESERVED if k in kwargs]
+    if reserved:
+        raise ConfigError(
+            f"{what}: {', '.join(map(repr, reserved))} cannot be set (the sb3 learner sets "
+            "them: policy is the generator adapter, env comes from learn(), seed from seed)"
+        )
+    accepted, complete = init_parameters(algorithm)
+    unknown = [k for k in kwargs if k not in accepted]
+    if unknown and complete:
+        raise ConfigError(
+            f"{what} got unknown argument(s) {', '.join(map(repr, unknown))}; "
+            f"{algorithm.__name__} accepts: "
+            f"{', '.join(k for k in accepted if k not in _RESERVED)}"
+        )
+
+
 def _largest_divisor(n: int, at_most: int) -> int:
     for b in range(min(at_most, n), 1, -1):
         if n % b == 0:
@@ -619,7 +659,7 @@ def _algorithm_kwargs(
     algorithm: type, generator: LSTMGenerator, n_envs: int, kwargs: dict[str, Any]
 ) -> dict[str, Any]:
     """seqadv's defaults for the SB3 constructor: n_steps = T, gamma = 1, a dividing batch."""
-    params = inspect.signature(algorithm.__init__).parameters
+    params, _ = init_parameters(algorithm)
     out = dict(kwargs)
     if "n_steps" in params:
         out.setdefault("n_steps", generator.max_len)
@@ -681,12 +721,7 @@ def make_model(
     assert base is not None
     policy_class = generator_policy_class(base)
     args = _algorithm_kwargs(cls, generator, vec_env.num_envs, kwargs)
-    reserved = [k for k in _RESERVED if k in args]
-    if reserved:
-        raise ConfigError(
-            f"algorithm {cls.__name__}: {', '.join(reserved)} are set by the sb3 learner"
-        )
-    check_kwargs(cls, args, f"algorithm {cls.__name__}")
+    _check_algorithm_kwargs(cls, args, f"algorithm {cls.__name__}")
     device = args.pop("device", generator.output.weight.device)
     model = cls(
         policy=policy_class,
@@ -915,16 +950,10 @@ class SB3Learner(Learner):
         self.algorithm = resolve_algorithm_class(algorithm)
         self.name = algorithm if isinstance(algorithm, str) else algorithm.__name__
         what = f"algorithm {self.name!r}"
-        reserved = [k for k in _RESERVED if k in algorithm_kwargs]
-        if reserved:
-            raise ConfigError(
-                f"{what}: {', '.join(map(repr, reserved))} cannot be set (the sb3 learner sets "
-                "them: policy is the generator adapter, env comes from learn(), seed from seed)"
-            )
-        check_kwargs(self.algorithm, algorithm_kwargs, what)
+        _check_algorithm_kwargs(self.algorithm, algorithm_kwargs, what)
         if policy_kwargs is not None and not isinstance(policy_kwargs, dict):
             raise ConfigError(f"{what}: policy_kwargs must be a mapping, got {policy_kwargs!r}")
-        params = inspect.signature(self.algorithm.__init__).parameters
+        params, _ = init_parameters(self.algorithm)
         kwargs = dict(algorithm_kwargs)
         kwargs.setdefault("learning_rate", lr)
         if "max_grad_norm" in params:

@@ -145,6 +145,7 @@ class Corpus:
         encoding_errors: str = "strict",
         min_freq: int = 1,
         max_vocab: int | None = None,
+        max_sentences: int | None = None,
     ) -> Corpus:
         """Read ``path`` (one sentence per line) and tokenize it.
 
@@ -155,6 +156,7 @@ class Corpus:
             long_lines: ``truncate``, ``skip`` or ``error`` for lines with more words.
             encoding_errors: ``strict`` (error), ``replace`` or ``skip`` undecodable lines.
             min_freq, max_vocab: passed to :meth:`Vocab.build` when building.
+            max_sentences: keep only the first this many sentences (None: all).
         """
         if long_lines not in LONG_LINE_POLICIES:
             raise DataError(f"long_lines must be one of {LONG_LINE_POLICIES}, got {long_lines!r}")
@@ -184,6 +186,8 @@ class Corpus:
                     continue
                 tokens = tokens[:limit]
             sentences.append(tokens)
+            if max_sentences is not None and len(sentences) >= max_sentences:
+                break
         if not sentences:
             raise DataError(f"{path}: no usable sentences ({stats.summary()})")
         if vocab is None:

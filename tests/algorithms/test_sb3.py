@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from seqadv.envs.text_generation import TextGenerationVectorEnv
 from stable_baselines3 import DQN, PPO
 
 from seqadv.adversarial import AdversarialTrainer
@@ -26,7 +27,6 @@ from seqadv.algorithms.sb3 import (
     make_model,
 )
 from seqadv.config import load_config
-from seqadv.envs.text_generation import TextGenerationVectorEnv
 from seqadv.errors import ConfigError
 from seqadv.models.generator import LSTMGenerator
 from seqadv.runs import RunDir
@@ -246,7 +246,9 @@ def test_learner_state_round_trips_through_a_weights_only_checkpoint(tmp_path):
     torch.save(a.state_dict(), tmp_path / "learner.pt")
     state = torch.load(tmp_path / "learner.pt", weights_only=True)
 
-    c = ALGORITHMS.make("sb3:PPO", policy=LSTMGenerator(16, 8, 8, max_len=8), lr=1e-2, n_epochs=2, seed=99)
+    c = ALGORITHMS.make(
+        "sb3:PPO", policy=LSTMGenerator(16, 8, 8, max_len=8), lr=1e-2, n_epochs=2, seed=99
+    )
     c.load_state_dict(state)  # before its model exists: applied when it is built
     for key, value in a.policy.state_dict().items():
         assert torch.equal(value, c.policy.state_dict()[key]), key
@@ -307,13 +309,21 @@ def test_adversarial_callback_trains_the_discriminator_between_rollouts():
 # -- the registry ------------------------------------------------------------------------------
 def test_sb3_names_are_registered():
     names = ALGORITHMS.names()
-    for name in ("reinforce", "sb3:PPO", "sb3:A2C", "sb3_contrib:RecurrentPPO", "sb3_contrib:MaskablePPO"):
+    for name in (
+        "reinforce",
+        "sb3:PPO",
+        "sb3:A2C",
+        "sb3_contrib:RecurrentPPO",
+        "sb3_contrib:MaskablePPO",
+    ):
         assert name in names
 
 
 @pytest.mark.parametrize("name", ALGORITHMS.names())
 def test_every_registered_algorithm_trains_the_tiny_preset(name):
-    trainer = AdversarialTrainer(tiny(["pretrain.epochs=1", "adversarial.epochs=2", algorithm(name)]))
+    trainer = AdversarialTrainer(
+        tiny(["pretrain.epochs=1", "adversarial.epochs=2", algorithm(name)])
+    )
     trainer._pretrain_generator()
     gen_before = copy.deepcopy(trainer.generator.state_dict())
     dis_before = copy.deepcopy(trainer.discriminator.state_dict())
@@ -336,12 +346,24 @@ def test_other_on_policy_classes_resolve_by_package_and_dotted_path():
     learner = ALGORITHMS.make(name, policy=gen, n_epochs=1, my_flag=False)
     learner.learn(small_env(), 1)
     assert type(learner.model) is MyPPO and learner.model.my_flag is False
+    assert learner.model.n_steps == gen.max_len  # seqadv's defaults reach it through **kwargs
+    before = copy.deepcopy(gen.state_dict())
+    learner = ALGORITHMS.make("sb3_contrib:TRPO", policy=gen, lr=1e-2)  # not registered
+    learner.learn(small_env("mc_rollout_shaped"), 1)
+    assert not torch.equal(before["output.weight"], gen.output.weight)
 
 
 def test_a_users_class_by_dotted_path_trains_in_the_trainer():
     name = f"{MyPPO.__module__}:MyPPO"
     trainer = AdversarialTrainer(
-        tiny(["pretrain.epochs=1", "adversarial.epochs=1", "env.mode=mc_rollout_shaped", algorithm(name)])
+        tiny(
+            [
+                "pretrain.epochs=1",
+                "adversarial.epochs=1",
+                "env.mode=mc_rollout_shaped",
+                algorithm(name),
+            ]
+        )
     )
     before = copy.deepcopy(trainer.generator.state_dict())
     trainer.fit()
@@ -423,7 +445,9 @@ def test_stop_and_resume_gives_the_same_result(tmp_path, monkeypatch, name):
 
 
 def test_checkpoint_holds_only_tensors_and_plain_data():
-    trainer = AdversarialTrainer(tiny(["pretrain.epochs=0", "adversarial.epochs=1", algorithm("sb3:PPO")]))
+    trainer = AdversarialTrainer(
+        tiny(["pretrain.epochs=0", "adversarial.epochs=1", algorithm("sb3:PPO")])
+    )
     trainer.state["phase"] = "adversarial"
     trainer.fit()
     buffer = io.BytesIO()
