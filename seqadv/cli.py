@@ -104,13 +104,18 @@ def _print_summary(trainer: Any, final: dict[str, Any]) -> None:
     )
     print(f"data: {trainer.data.description}")
     keys = [k for k in final if k.startswith("eval/") and isinstance(final[k], (int, float))]
+    mle = [r for r in records if r.get("phase") == "mle"]
+    middle = mle[-1] if mle and final.get("phase") == "adversarial" else None
     if keys:
         width = max(len(k) for k in keys)
-        print(f"{'metric':<{width}}  {'start':>9}  {'end':>9}")
+        head = f"{'metric':<{width}}  {'start':>9}"
+        head += f"  {'after MLE':>9}" if middle is not None else ""
+        print(head + f"  {'end':>9}")
         for k in keys:
-            start = first.get(k)
+            cells = [first.get(k)] + ([middle.get(k)] if middle is not None else []) + [final[k]]
             print(
-                f"{k:<{width}}  {_fmt(start) if start is not None else '-':>9}  {_fmt(final[k]):>9}"
+                f"{k:<{width}}"
+                + "".join(f"  {_fmt(c) if c is not None else '-':>9}" for c in cells)
             )
     if "eval/bleu_signature" in final:
         print(f"BLEU signature: {final['eval/bleu_signature']}")

@@ -37,6 +37,13 @@ Design:
   ``seed``), swaps them in for the duration of each ``learn`` (and of building the model) and
   swaps the caller's back afterwards; the states are part of :meth:`SB3Learner.state_dict`,
   so a resumed run continues bit-identically.
+- **Checkpoints** (:meth:`SB3Learner.state_dict`, tensors and plain data only): the
+  generator's and the critic's weights, the SB3 optimizer's state, ``num_timesteps``, the
+  update counters and the random states. Not saved, because nothing that follows depends on
+  them: the rollout buffer (refilled every iteration), the environment's episodes (every
+  ``learn`` starts fresh ones) and SB3's episode-statistics window (logging only). SB3's
+  learning-rate and clip-range schedules see a progress that restarts at every ``learn``
+  call: give constants (the config can only give numbers anyway).
 
 Importing this module imports stable-baselines3; ``import seqadv`` and
 ``import seqadv.algorithms`` do not.
@@ -1175,6 +1182,12 @@ class AdversarialCallback(BaseCallback):
 
     Everything defaults from the model and the environment: the generator is the policy's
     actor, the discriminator, rollout policy and real data are the env core's.
+
+    SB3 does not reset the environment between rollouts. With fixed-length data and
+    ``n_steps`` a multiple of T (the default of :func:`make_model` is T), every rollout
+    starts with fresh episodes; otherwise (EOS-terminated corpora) an episode running across
+    a discriminator update is rewarded partly by the old and partly by the new discriminator.
+    :class:`SB3Learner` avoids this by starting fresh episodes at every ``learn`` call.
 
     Example:
         >>> from seqadv.envs.text_generation import TextGenerationVectorEnv
