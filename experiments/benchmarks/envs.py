@@ -7,8 +7,9 @@
     scored. seqadv continues each prefix from the rollout policy's cached LSTM state and
     samples B x N rows block-wise by inverse CDF; the straightforward version, as the common
     open-source SeqGAN ports do, re-reads the prefix through the LSTM for every rollout and
-    samples with ``torch.multinomial``. Both score with the same SeqGAN CNN discriminator in
-    eval mode.
+    samples with ``torch.multinomial``, and scores with the ports' CNN (per-filter
+    ``nn.Conv2d``, loaded with the same weights). A second baseline keeps the straightforward
+    rollouts but scores with seqadv's CNN, to show what the rollouts alone gain.
 
     python experiments/benchmarks/envs.py [--threads 1] [--batch 64] [--rollouts 16]
 """
@@ -116,7 +117,19 @@ def main() -> None:
         mc.core.timers["total"] = time.perf_counter() - start
         return torch.stack(rewards, 1)
 
-    def plain_rollout_reward(samples: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    from discriminator import PortCNNDiscriminator
+
+    port_disc = PortCNNDiscriminator(V)
+    port_disc.load_from(disc)
+    port_disc.eval()
+
+    def port_prob(x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(port_disc(x), dim=-1)[:, 1]
+
+    def our_prob(x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(disc(x))
+
+    def plain_rollout_reward(samples: torch.Tensor, g: torch.Generator, prob) -> torch.Tensor:
         # TextGAN-PyTorch style: for every rollout and every prefix length, re-read the
         # prefix through the LSTM, then sample the rest step by step with torch.multinomial.
         rewards = torch.zeros(B, T)
@@ -146,10 +159,10 @@ def main() -> None:
                             token = torch.multinomial(probs, 1, generator=g).squeeze(1)
                             rest.append(token)
                         full = torch.cat([samples[:, :given], torch.stack(rest, 1)], dim=1)
-                    rewards[:, given - 1] += torch.sigmoid(disc(full))
+                    rewards[:, given - 1] += prob(full)
         return rewards / N
 
-    def plain_episode():
+    def plain_episode(prob):
         g = torch.Generator().manual_seed(2)
         with torch.no_grad():
             tokens = torch.zeros(B, 1, dtype=torch.long)
@@ -166,14 +179,20 @@ def main() -> None:
                 )
                 tokens = torch.multinomial(torch.softmax(gen.output(h), -1), 1, generator=g)
                 out.append(tokens)
-        return plain_rollout_reward(torch.cat(out, 1), g)
+        return plain_rollout_reward(torch.cat(out, 1), g, prob)
 
     t_ours, r_ours = timed(seqadv_episode, args.repeats)
     timers = dict(mc.core.timers)
-    t_plain, r_plain = timed(plain_episode, max(1, args.repeats - 2))
+    base_repeats = max(1, args.repeats - 2)
+    t_plain, r_plain = timed(lambda: plain_episode(port_prob), base_repeats)
+    t_same_d, _ = timed(lambda: plain_episode(our_prob), base_repeats)
     report(
-        [(f"one mc_rollout episode batch (B={B}, N={N}, T={T})", t_plain, t_ours)],
-        f"(b) everything a SeqGAN generator update needs; {torch.get_num_threads()} torch thread(s)",
+        [
+            (f"one mc_rollout episode batch (B={B}, N={N}, T={T})", t_plain, t_ours),
+            ("  the same, baseline scoring with seqadv's CNN", t_same_d, t_ours),
+        ],
+        f"(b) everything a SeqGAN generator update needs; {torch.get_num_threads()} torch thread(s); "
+        f"seqadv median of {args.repeats}, baselines of {base_repeats}",
     )
     sampled = B * N * sum(T - t for t in range(1, T)) + B * T
     print(f"    tokens sampled per episode batch: {sampled:,}")

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from seqadv.envs.text_generation import TextGenerationVectorEnv
 from stable_baselines3 import DQN, PPO
 
 from seqadv.adversarial import AdversarialTrainer
@@ -27,6 +26,7 @@ from seqadv.algorithms.sb3 import (
     make_model,
 )
 from seqadv.config import load_config
+from seqadv.envs.text_generation import TextGenerationVectorEnv
 from seqadv.errors import ConfigError
 from seqadv.models.generator import LSTMGenerator
 from seqadv.runs import RunDir
