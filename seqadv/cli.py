@@ -285,6 +285,39 @@ def cmd_oracle(args: argparse.Namespace) -> int:
     raise SeqadvError(f"unknown oracle command {args.oracle_cmd!r}")
 
 
+# -- plot -------------------------------------------------------------------------------------
+def cmd_plot(args: argparse.Namespace) -> int:
+    from seqadv.plots import plot_learning_curve
+    from seqadv.runs import RunDir
+
+    runs = []
+    for path in args.runs:
+        run_dir = Path(path)
+        if not (run_dir / "metrics.jsonl").is_file():
+            raise SeqadvError(f"{path}: no metrics.jsonl; is this a seqadv run directory?")
+        label = args.label[len(runs)] if len(args.label) > len(runs) else run_dir.name
+        records = RunDir(run_dir).read_metrics()
+        if args.x == "time":
+            records = [{**r, "x": r.get("time/elapsed_s", 0.0) / 60.0} for r in records]
+        runs.append((label, records))
+    (label, main_records), others = runs[0], dict(runs[1:])
+    refs = dict(item.split("=", 1) for item in args.reference)
+    path = plot_learning_curve(
+        main_records,
+        args.out,
+        title=args.title or label,
+        controls=others,
+        keys=args.keys,
+        reference_lines={k: float(v) for k, v in refs.items()},
+        main_label=label,
+        xlabel="wall-clock minutes" if args.x == "time" else None,
+    )
+    if path is None:
+        raise SeqadvError(f"none of {', '.join(args.keys)} is in {args.runs[0]}/metrics.jsonl")
+    print(f"wrote {path}")
+    return 0
+
+
 # -- bleu -------------------------------------------------------------------------------------
 def cmd_bleu(args: argparse.Namespace) -> int:
     from seqadv.metrics import bleu_cli
@@ -350,6 +383,24 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:  # pragma: no cover
         pass
     p.set_defaults(func=cmd_bleu)
+
+    p = sub.add_parser("plot", help="learning curves of one or more runs on the same axes")
+    p.add_argument("runs", nargs="+", help="run directories (the first is the main curve)")
+    p.add_argument("--out", required=True, help="the PNG to write")
+    p.add_argument("--label", action="append", default=[], help="a label per run, in order")
+    p.add_argument(
+        "--keys", nargs="+", default=["eval/nll_oracle", "eval/nll_test"], help="metrics to plot"
+    )
+    p.add_argument("--x", choices=["epoch", "time"], default="epoch", help="x axis")
+    p.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="LABEL=VALUE",
+        help="a horizontal line on the NLL-oracle panel, e.g. 'SeqGAN paper=8.736'",
+    )
+    p.add_argument("--title", default="")
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser(
         "list", help="list presets, rewards, algorithms, discriminators, envs or runs"

@@ -45,6 +45,8 @@ def plot_learning_curve(
     controls: dict[str, Sequence[dict[str, Any]]] | None = None,
     keys: Sequence[str] = ("eval/nll_oracle", "eval/nll_test"),
     reference_lines: dict[str, float] | None = None,
+    main_label: str = "this run",
+    xlabel: str | None = None,
 ) -> Path | None:
     """NLL-oracle and NLL-test over MLE epochs and adversarial rounds, on one axis.
 
@@ -65,7 +67,7 @@ def plot_learning_curve(
     boundary = next((_x(r) for r in records if r.get("phase") == "adversarial"), None)
     for ax, key in zip(axes[0], present):
         pts = [(_x(r), r[key]) for r in records if key in r]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label="this run")
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=main_label)
         for label, other in (controls or {}).items():
             opts = [(_x(r), r[key]) for r in other if key in r]
             if opts:
@@ -77,7 +79,7 @@ def plot_learning_curve(
         if boundary is not None:
             ax.axvline(boundary, color="black", lw=0.8, ls="--")
             ax.annotate("adversarial ->", (boundary, ax.get_ylim()[1]), fontsize=7, va="top")
-        ax.set_xlabel("MLE epochs, then adversarial epochs")
+        ax.set_xlabel(xlabel or "MLE epochs, then adversarial epochs")
         ax.set_ylabel(key.split("/")[-1].replace("_", "-").upper().replace("NLL-", "NLL-"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -109,3 +109,24 @@ def test_time_breakdown_is_recorded():
     for key in ("time/generator_s", "time/rollouts_s", "time/negatives_s", "time/dis_train_s", "time/eval_s"):
         assert final[key] >= 0.0, key
     assert final["time/rollouts_s"] <= final["time/generator_s"]
+
+
+def test_tiny_coco_preset_reports_bleu_with_its_signature(tmp_path, shared_data):
+    preset = PRESET.with_name("seqgan_coco_tiny.yaml")
+    cfg = load_config(
+        preset,
+        [
+            f"data.train_path={shared_data / 'coco' / 'train.txt'}",
+            f"data.test_path={shared_data / 'coco' / 'test.txt'}",
+        ],
+    )
+    trainer = AdversarialTrainer(cfg, run=RunDir(tmp_path / "run"))
+    final = trainer.fit()
+    for n in range(2, 6):
+        assert 0.0 <= final[f"eval/bleu{n}"] <= 1.0
+        assert 0.0 <= final[f"eval/self_bleu{n}"] <= 1.0
+    assert final["eval/bleu2"] >= final["eval/bleu3"] >= final["eval/bleu4"]
+    sig = final["eval/bleu_signature"]
+    assert "nrefs:200" in sig and "nhyps:64" in sig and "tok:nltk" in sig and "case:lc" in sig
+    text = (tmp_path / "run" / "samples" / "adversarial-0002.txt").read_text().splitlines()
+    assert text and all("<pad>" not in line and "<bos>" not in line for line in text)
