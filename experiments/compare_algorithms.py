@@ -215,20 +215,16 @@ def _fmt(stat: dict[str, Any], digits: int = 3, scale: float = 1.0) -> str:
 
 
 def machine_line(threads: int) -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from seqadv.runs import cpu_model
+
     load = ""
     try:
         load = ", load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         pass
-    return f"{platform.machine()} {cpu}, {os.cpu_count()} cores{load}; torch threads {threads}"
+    return (
+        f"{platform.machine()} {cpu_model()}, {os.cpu_count()} cores{load}; torch threads {threads}"
+    )
 
 
 def write_markdown(path: Path, result: dict[str, Any]) -> None:

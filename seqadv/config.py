@@ -75,7 +75,9 @@ class DataConfig:
     max_vocab: int | None = None  # corpus: cap on the vocabulary size (specials included)
     long_lines: str = "truncate"  # corpus: truncate | skip | error for lines over max_len - 1 words
     encoding_errors: str = "strict"  # corpus: strict | replace | skip for undecodable lines
-    max_sentences: int | None = None  # corpus: read at most this many lines of each file (tiny runs)
+    max_sentences: int | None = (
+        None  # corpus: read at most this many lines of each file (tiny runs)
+    )
 
 
 @dataclass

@@ -41,18 +41,9 @@ from typing import Any
 import numpy as np
 
 from seqadv.metrics.bleu import ReferenceStats, self_bleu_many
+from seqadv.runs import cpu_model
 
 ORDERS = (2, 3, 4, 5)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def version(dist: str) -> str:

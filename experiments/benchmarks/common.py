@@ -7,7 +7,6 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 
@@ -23,14 +22,9 @@ def setup_threads(threads: int) -> None:
 def machine_line() -> str:
     import torch
 
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from seqadv.runs import cpu_model
+
+    cpu = cpu_model()
     load = ""
     try:
         load = " load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())

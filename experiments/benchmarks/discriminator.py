@@ -45,6 +45,7 @@ from seqadv.models.discriminator import (
     default_optimizer,
     train_discriminator,
 )
+from seqadv.runs import cpu_model
 
 VOCAB, LENGTH, EMBED, BATCH = 5000, 20, 64, 64
 REFERENCE_EPOCH_S = 35.7  # TextGAN-PyTorch, BENCHMARKS.md
@@ -143,17 +144,6 @@ def macs_per_sequence() -> tuple[float, float]:
     )
     size = sum(SEQGAN_NUM_FILTERS)
     return float(conv), float(2 * size * size)
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

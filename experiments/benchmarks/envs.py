@@ -50,7 +50,9 @@ def main() -> None:
 
     print(machine_line())
     B, V, T, N = args.batch, args.vocab, args.length, args.rollouts
-    print(f"B={B}, V={V}, T={T}, N={N}; LSTM 32/32 generator and rollout policy; SeqGAN CNN discriminator")
+    print(
+        f"B={B}, V={V}, T={T}, N={N}; LSTM 32/32 generator and rollout policy; SeqGAN CNN discriminator"
+    )
     torch.manual_seed(0)
     oracle = OracleLSTM.from_seed(0, vocab_size=V, max_len=T)
     data = as_text_data(oracle)

@@ -537,11 +537,11 @@ class _RecurrentDiscriminator(Discriminator):
         self,
         vocab_size: int,
         max_len: int,
-        pad_id: int | None,
-        embedding_dim: int,
-        hidden_size: int,
-        num_layers: int,
-        dropout: float,
+        pad_id: int | None = None,
+        embedding_dim: int = 64,
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__(vocab_size, max_len, pad_id)
         if not 0.0 <= dropout < 1.0:
@@ -598,20 +598,6 @@ class LSTMDiscriminator(_RecurrentDiscriminator):
 
     level = "sequence"
 
-    def __init__(
-        self,
-        vocab_size: int,
-        max_len: int,
-        pad_id: int | None = None,
-        embedding_dim: int = 64,
-        hidden_size: int = 64,
-        num_layers: int = 1,
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__(
-            vocab_size, max_len, pad_id, embedding_dim, hidden_size, num_layers, dropout
-        )
-
     def forward(self, sequences: Tensor) -> Tensor:
         """Logits of "real".
 
@@ -642,20 +628,6 @@ class TokenDiscriminator(_RecurrentDiscriminator):
     """
 
     level = "token"
-
-    def __init__(
-        self,
-        vocab_size: int,
-        max_len: int,
-        pad_id: int | None = None,
-        embedding_dim: int = 64,
-        hidden_size: int = 64,
-        num_layers: int = 1,
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__(
-            vocab_size, max_len, pad_id, embedding_dim, hidden_size, num_layers, dropout
-        )
 
     def forward(self, sequences: Tensor) -> Tensor:
         """Per-position logits of "real".
