@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from seqadv.algorithms import ALGORITHMS
+from seqadv.algorithms.base import blend_parameters_
 from seqadv.algorithms.mle import MLELearner
 from seqadv.config import ExperimentConfig, config_from_dict, config_to_dict, dump_config
 from seqadv.errors import CheckpointError
@@ -144,16 +145,10 @@ class AdversarialTrainer:
         self.learner = ALGORITHMS.make(cfg.algorithm.name, policy=self.generator, **kwargs)
 
     def sync_rollout_policy(self) -> None:
-        """rollout <- rate * rollout + (1 - rate) * generator, for every parameter.
-
-        SeqGAN's lagged copy (rate 0.8). Every parameter is blended, the embedding included.
-        """
-        rate = self.cfg.adversarial.rollout_update_rate
-        with torch.no_grad():
-            for lagged, current in zip(
-                self.rollout_policy.parameters(), self.generator.parameters(), strict=True
-            ):
-                lagged.mul_(rate).add_(current, alpha=1.0 - rate)
+        """rollout <- rate * rollout + (1 - rate) * generator (SeqGAN's lagged copy, rate 0.8)."""
+        blend_parameters_(
+            self.rollout_policy, self.generator, self.cfg.adversarial.rollout_update_rate
+        )
 
     # -- run files ----------------------------------------------------------------------------
     def _write_run_files(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["Learner", "EpisodeBatch", "Callback", "collect_episodes"]
+__all__ = ["Learner", "EpisodeBatch", "Callback", "collect_episodes", "blend_parameters_"]
 
 log = logging.getLogger("seqadv")
 
@@ -164,6 +164,17 @@ class Learner:
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         self.num_updates = int(state["num_updates"])
+
+
+def blend_parameters_(target: torch.nn.Module, source: torch.nn.Module, rate: float) -> None:
+    """target <- rate * target + (1 - rate) * source, for every parameter, in place.
+
+    SeqGAN's rollout-policy update (rate 0.8): every parameter is blended, the embedding
+    included.
+    """
+    with torch.no_grad():
+        for lagged, current in zip(target.parameters(), source.parameters(), strict=True):
+            lagged.mul_(rate).add_(current, alpha=1.0 - rate)
 
 
 def _final_rewards(batch: EpisodeBatch) -> Tensor:

@@ -89,7 +89,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor, is_vecenv_wrapped
 from torch import Tensor, nn
 
-from seqadv.algorithms.base import Callback, Learner
+from seqadv.algorithms.base import Callback, Learner, blend_parameters_
 from seqadv.errors import CheckpointError, ConfigError
 from seqadv.models.generator import LSTMGenerator
 from seqadv.registry import Entry, import_dotted
@@ -1162,13 +1162,6 @@ maskable_ppo = _factory("sb3_contrib", "MaskablePPO")
 
 
 # -- the discriminator between rollouts ---------------------------------------------------------
-def blend_parameters_(target: nn.Module, source: nn.Module, rate: float) -> None:
-    """target <- rate * target + (1 - rate) * source, for every parameter (in place)."""
-    with torch.no_grad():
-        for lagged, current in zip(target.parameters(), source.parameters(), strict=True):
-            lagged.mul_(rate).add_(current, alpha=1.0 - rate)
-
-
 class AdversarialCallback(BaseCallback):
     """Train the discriminator and sync the rollout policy between SB3 rollouts.
 
