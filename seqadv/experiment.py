@@ -105,7 +105,7 @@ def build_data(cfg: DataConfig, base: Path | None = None) -> TextData:
         forbidden_ids=(vocab.pad_id, vocab.bos_id),
         vocab=vocab,
         tokenizer=cfg.tokenizer,
-        test_tokens=test_corpus.sentences if test_corpus is not None else None,
+        test_tokens=test_corpus.full_sentences if test_corpus is not None else None,
         description=desc,
     )
 

@@ -114,7 +114,7 @@ class Corpus:
     """Tokenized sentences of a text file, and their ids under a vocabulary.
 
     Args:
-        sentences: lists of tokens.
+        sentences: lists of tokens (truncated to ``max_len - 1`` under ``long_lines="truncate"``).
         vocab: the vocabulary used by :meth:`to_tensor`.
         max_len: the longest sequence in ids, EOS included.
         stats: what reading did.
@@ -127,8 +127,11 @@ class Corpus:
         max_len: int,
         stats: CorpusStats | None = None,
         tokenizer: str = "space",
+        full_sentences: list[list[str]] | None = None,
     ) -> None:
         self.sentences = sentences
+        #: the sentences before truncation (BLEU references must be whole sentences)
+        self.full_sentences = full_sentences if full_sentences is not None else sentences
         self.vocab = vocab
         self.max_len = max_len
         self.stats = stats or CorpusStats("<memory>")
@@ -169,6 +172,7 @@ class Corpus:
         stats = CorpusStats(str(path), long_line_policy=long_lines)
         limit = max_len - 1
         sentences = []
+        full: dict[int, list[str]] = {}  # untruncated tokens of truncated lines, by index
         for number, text in read_lines(path, encoding_errors, stats):
             tokens = tok(text)
             if not tokens:
@@ -184,6 +188,7 @@ class Corpus:
                     )
                 if long_lines == "skip":
                     continue
+                full[len(sentences)] = tokens
                 tokens = tokens[:limit]
             sentences.append(tokens)
             if max_sentences is not None and len(sentences) >= max_sentences:
@@ -196,7 +201,8 @@ class Corpus:
         stats.tokens = sum(len(s) for s in sentences)
         stats.max_tokens = max(len(s) for s in sentences)
         stats.unk_tokens = sum(1 for s in sentences for t in s if t not in vocab)
-        corpus = cls(sentences, vocab, max_len, stats, tok_name)
+        whole = [full.get(i, sent) for i, sent in enumerate(sentences)] if full else None
+        corpus = cls(sentences, vocab, max_len, stats, tok_name, whole)
         log.info("%s", stats.summary())
         return corpus
 

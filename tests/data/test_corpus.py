@@ -228,3 +228,14 @@ def test_shared_coco_reads_cleanly(shared_data):
     x = corpus.to_tensor()
     assert x.shape == (10_000, 32)
     assert bool(((x == corpus.vocab.eos_id).sum(1) == 1).all())
+
+
+def test_truncated_lines_keep_their_whole_tokens_for_bleu_references(tmp_path):
+    from seqadv.data.corpus import Corpus
+
+    path = tmp_path / "c.txt"
+    path.write_text("a b c d e f\nshort one\n", encoding="utf-8")
+    corpus = Corpus.from_file(path, tokenizer="space", max_len=4)
+    assert corpus.sentences == [["a", "b", "c"], ["short", "one"]]
+    assert corpus.full_sentences == [["a", "b", "c", "d", "e", "f"], ["short", "one"]]
+    assert corpus.stats.long_lines == 1
