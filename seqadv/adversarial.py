@@ -475,12 +475,14 @@ class AdversarialTrainer:
         if self.adversarial:
             from seqadv.plots import plot_series
 
-            adv_records = [r for r in self.records if r.get("phase") == "adversarial"]
+            adv_records = [
+                {**r, "x": r["round"]} for r in self.records if r.get("phase") == "adversarial"
+            ]
             plot_series(
                 adv_records,
                 ["reward/mean", "dis/acc_real", "dis/acc_fake", "dis/loss"],
                 self.run.path / "plots" / "adversarial.png",
-                title=f"{self.cfg.name}: reward and discriminator",
+                title=f"{self.cfg.name}: mean reward and discriminator (running accuracy, train mode)",
             )
 
 
