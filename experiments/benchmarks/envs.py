@@ -208,6 +208,37 @@ def main() -> None:
         f"    mean reward: seqadv {float(r_ours.mean()):.4f}, straightforward {float(r_plain.mean()):.4f} "
         "(same policy and discriminator, different random draws)"
     )
+    scored = B * N * (T - 1) + B
+    macs = cnn_macs_per_sequence(disc, T) * scored
+    rate = matmul_rate()
+    floor = macs / rate
+    print(
+        f"    the discriminator's floor: {scored:,} sequences scored x "
+        f"{macs / scored / 1e6:.1f}M multiply-adds (convolutions + highway) = {macs / 1e9:.0f}G; "
+        f"at this thread's fp32 matmul rate ({rate / 1e9:.0f}G/s, measured now) that is "
+        f"{floor:.2f} s, so no exact fp32 scoring of these rollouts beats "
+        f"{t_plain / (floor + timers.get('rollout/sample', 0.0)):.1f}x "
+        "with seqadv's sampling time added"
+    )
+
+
+def cnn_macs_per_sequence(disc, length: int) -> int:
+    """Multiply-adds of one CNNDiscriminator forward pass of one sequence of ``length``."""
+    conv = sum(
+        disc.embedding_dim * f * n * (length - f + 1)
+        for f, n in zip(disc.filter_sizes, disc.num_filters, strict=True)
+    )
+    features = disc.feature_dim
+    return conv + features * 2 * features + features
+
+
+def matmul_rate(rows: int = 8192, inner: int = 640, cols: int = 200, repeats: int = 5) -> float:
+    """Multiply-adds per second of an fp32 matrix multiply of the CNN's shape, median."""
+    import torch
+
+    a, b = torch.randn(rows, inner), torch.randn(inner, cols)
+    seconds, _ = timed(lambda: torch.mm(a, b), repeats, warmup=1)
+    return rows * inner * cols / seconds
 
 
 if __name__ == "__main__":

@@ -39,10 +39,14 @@ def discounted_returns(rewards: Tensor, mask: Tensor, discount: float) -> Tensor
     return out * mask
 
 
+_REDUCTIONS = ("sequence_mean", "token_mean", "sum")
+
+
 class Reinforce(Learner):
     """REINFORCE on a vector environment of token actions.
 
-    Loss: -(1/B) sum_{b,t} log pi(a_bt | s_bt) (G_bt - baseline_t), over the steps taken.
+    Loss: -(1/B) sum_{b,t} log pi(a_bt | s_bt) (G_bt - baseline_t), over the steps taken
+    (``reduction="sequence_mean"``).
 
     Args:
         policy: the generator.
@@ -52,6 +56,11 @@ class Reinforce(Learner):
             each step).
         ema_decay: decay of the ``"ema"`` baseline.
         normalize: divide the advantages by their standard deviation over the batch.
+        reduction: how the per-token terms become the loss: ``"sequence_mean"`` (sum over
+            the tokens of each sequence, mean over the B sequences), ``"token_mean"`` (mean
+            over the tokens taken) or ``"sum"`` (sum over the whole batch, as SeqGAN's
+            TensorFlow code does; with its gradient clipping at 5.0 this makes nearly every
+            update one of norm 5 whatever the scale of the rewards).
         lr, grad_clip, seed: see :class:`~seqadv.algorithms.base.Learner` (SeqGAN: Adam
             0.01, clip 5.0).
     """
@@ -63,6 +72,7 @@ class Reinforce(Learner):
         baseline: str = "none",
         ema_decay: float = 0.9,
         normalize: bool = False,
+        reduction: str = "sequence_mean",
         lr: float = 0.01,
         grad_clip: float | None = 5.0,
         seed: int = 0,
@@ -73,7 +83,13 @@ class Reinforce(Learner):
             raise ConfigError(
                 f"reinforce: baseline must be 'none', 'batch_mean' or 'ema', got {baseline!r}"
             )
+        if reduction not in _REDUCTIONS:
+            raise ConfigError(
+                f"reinforce: reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, "
+                f"got {reduction!r}"
+            )
         super().__init__(policy, lr=lr, grad_clip=grad_clip, seed=seed)
+        self.reduction = reduction
         self.discount = float(discount)
         self.baseline = baseline
         self.ema_decay = ema_decay
@@ -105,7 +121,12 @@ class Reinforce(Learner):
         """The policy-gradient surrogate (a scalar with gradient)."""
         log_probs = self.policy.token_log_probs(batch.actions)
         weights = self.advantages(batch).detach()
-        return -(log_probs * weights).sum() / batch.batch_size
+        total = -(log_probs * weights).sum()
+        if self.reduction == "sequence_mean":
+            return total / batch.batch_size
+        if self.reduction == "token_mean":
+            return total / batch.mask.sum().clamp(min=1)
+        return total
 
     def update(self, batch: EpisodeBatch) -> dict[str, Any]:
         self.policy.train()

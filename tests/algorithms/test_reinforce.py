@@ -115,11 +115,31 @@ def test_baselines_center_the_advantages():
     torch.testing.assert_close(second, batch.rewards - batch.rewards.mean(0))
 
 
+def test_reductions_scale_the_same_surrogate():
+    # Two sequences of 3 and 2 steps: "sum" is B times "sequence_mean" and (tokens taken)
+    # times "token_mean"; all three have the same gradient direction.
+    torch.manual_seed(2)
+    policy = LSTMGenerator(3, 4, 4, max_len=3)
+    batch = EpisodeBatch(
+        actions=torch.tensor([[0, 1, 2], [2, 1, 0]]),
+        rewards=torch.tensor([[0.5, 1.0, 2.0], [1.5, -1.0, 0.0]]),
+        mask=torch.tensor([[True, True, True], [True, True, False]]),
+    )
+    losses = {
+        r: Reinforce(policy, reduction=r).loss(batch) for r in ("sequence_mean", "token_mean", "sum")
+    }
+    torch.testing.assert_close(losses["sum"], losses["sequence_mean"] * 2)
+    torch.testing.assert_close(losses["sum"], losses["token_mean"] * 5)
+    assert float(losses["sum"]) != 0.0
+
+
 def test_bad_arguments_are_named():
     policy = LSTMGenerator(3, 4, 4, max_len=2)
     with pytest.raises(ConfigError, match="discount"):
         Reinforce(policy, discount=1.5)
     with pytest.raises(ConfigError, match="baseline"):
         Reinforce(policy, baseline="mean")
+    with pytest.raises(ConfigError, match="reduction.*'token_sum'"):
+        Reinforce(policy, reduction="token_sum")
     with pytest.raises(ConfigError, match="unknown argument.*'gamma'"):
         ALGORITHMS.make("reinforce", policy=policy, gamma=0.9)
