@@ -21,6 +21,10 @@ Design:
   ``policy_kwargs: {share_features_extractor: true}`` to share the generator's embedding and
   LSTM with the critic (cheaper, but then ``vf_coef`` times the value loss trains the
   language model too).
+- **No critic** (``policy_kwargs: {critic: false}``): the value is identically 0, so the
+  advantages are the raw returns. With ``gamma: 0`` on ``mc_rollout`` rewards and
+  ``normalize_advantage: false``, PPO's advantage of a token is then SeqGAN's Monte-Carlo
+  estimate of Q: SeqGAN's policy gradient inside PPO's clipped surrogate.
 - **Rewards**: SB3 sums rewards into returns. Use the ``mc_rollout_shaped`` reward mode
   with ``gamma: 1.0`` (the default here): the return of an episode is then its final score
   and the return-to-go a Monte-Carlo estimate minus a baseline. Summing the raw
@@ -234,6 +238,13 @@ class GeneratorActionHead(nn.Module):
         return nn.functional.linear(hidden, self.output.weight, bias)
 
 
+class ZeroValue(nn.Module):
+    """The value head of a policy without a critic: V(s) = 0 for every state, (..., 1)."""
+
+    def forward(self, latent: Tensor) -> Tensor:
+        return latent.new_zeros(*latent.shape[:-1], 1)
+
+
 class _SeqFirstLSTM(nn.Module):
     """A sequence-first view of a batch-first ``nn.LSTM`` (the same module, not a copy).
 
@@ -267,7 +278,8 @@ class _GeneratorPolicyMixin:
 
     Keyword arguments (``policy_kwargs``): ``generator`` (required), ``net_arch`` (default
     ``{"pi": [], "vf": []}``; ``pi`` must stay empty so the actor is the generator) and
-    ``share_features_extractor`` (default False: a separate critic), plus whatever the base
+    ``share_features_extractor`` (default False: a separate critic), ``critic`` (default
+    True; False: no value function, V = 0, see the module docstring), plus whatever the base
     policy accepts.
     """
 
@@ -280,6 +292,7 @@ class _GeneratorPolicyMixin:
         action_space: spaces.Space,
         lr_schedule: Callable[[float], float],
         generator: LSTMGenerator | None = None,
+        critic: bool = True,
         **kwargs: Any,
     ) -> None:
         if not isinstance(generator, LSTMGenerator):
@@ -304,6 +317,10 @@ class _GeneratorPolicyMixin:
                 "actor is the generator's output layer, so net_arch must be "
                 "{pi: [], vf: [...]} (vf layers are allowed)"
             )
+        if not isinstance(critic, bool):
+            raise ConfigError(f"policy_kwargs.critic must be true or false, got {critic!r}")
+        if not critic:  # nothing reads the critic's features: don't compute a copy of them
+            kwargs["share_features_extractor"] = True
         kwargs.setdefault("share_features_extractor", False)
         # nn.Module.__setattr__ is not usable before Module.__init__, and the generator must
         # not become a submodule (its modules are registered through the extractor and head)
@@ -318,11 +335,23 @@ class _GeneratorPolicyMixin:
             features_extractor_kwargs={},
             **kwargs,
         )
-        if self.share_features_extractor:  # type: ignore[attr-defined]
+        self.__dict__["critic"] = critic
+        if not critic:
+            self.value_net = ZeroValue()
+            self._rebuild_optimizer(lr_schedule)  # it was built over the replaced value head
+        elif self.share_features_extractor:  # type: ignore[attr-defined]
             log.info(
                 "sb3 policy: the critic shares the generator's embedding and LSTM, so the value "
                 "loss also trains the generator"
             )
+
+    def _rebuild_optimizer(self, lr_schedule: Callable[[float], float]) -> None:
+        """A new optimizer over the current parameters (after a module was replaced)."""
+        self.optimizer = self.optimizer_class(  # type: ignore[attr-defined]
+            self.parameters(),  # type: ignore[attr-defined]
+            lr=lr_schedule(1),
+            **self.optimizer_kwargs,  # type: ignore[attr-defined]
+        )
 
     def make_features_extractor(self) -> BaseFeaturesExtractor:
         """The actor's extractor first (the generator's modules), then the critic's (copies)."""
@@ -366,6 +395,7 @@ class _GeneratorPolicyMixin:
         data = super()._get_constructor_parameters()  # type: ignore[misc]
         data["generator"] = self.generator
         data["share_features_extractor"] = self.share_features_extractor  # type: ignore[attr-defined]
+        data["critic"] = self.critic
         data.pop("features_extractor_class", None)
         data.pop("features_extractor_kwargs", None)
         return data
@@ -409,12 +439,7 @@ class _RecurrentGeneratorPolicyMixin(_GeneratorPolicyMixin):
         if critic is not None:  # start the critic's LSTM from the generator's weights
             with torch.no_grad():
                 critic.load_state_dict(gen.lstm.state_dict())
-        # the base class built its optimizer over the LSTM that was just replaced
-        self.optimizer = self.optimizer_class(  # type: ignore[attr-defined]
-            self.parameters(),  # type: ignore[attr-defined]
-            lr=lr_schedule(1),
-            **self.optimizer_kwargs,  # type: ignore[attr-defined]
-        )
+        self._rebuild_optimizer(lr_schedule)  # it was built over the LSTM just replaced
 
 
 class GeneratorActorCriticPolicy(_GeneratorPolicyMixin, ActorCriticPolicy):

@@ -225,6 +225,36 @@ def test_learn_runs_n_sb3_iterations_calls_callbacks_and_keeps_global_rng():
     assert learner.model.gamma == 1.0
 
 
+def test_without_a_critic_ppo_advantages_are_seqgans_q_estimates():
+    # critic: false, gamma 0 on mc_rollout rewards: V = 0 and the advantage of every token
+    # is the reward the env gave it (SeqGAN's Monte-Carlo estimate of Q), unnormalized.
+    env, gen = small_env("mc_rollout"), small_generator()
+    learner = ALGORITHMS.make(
+        "sb3:PPO", policy=gen, lr=1e-2, n_epochs=1, gamma=0.0, normalize_advantage=False,
+        policy_kwargs={"critic": False}, seed=2,
+    )  # fmt: skip
+    before = copy.deepcopy(gen.state_dict())
+    seen = {}
+
+    def grab(lrn, stats):
+        buf = lrn.model.rollout_buffer
+        seen.update(adv=buf.advantages.copy(), rew=buf.rewards.copy(), val=buf.values.copy())
+
+    learner.learn(env, 1, callbacks=[grab])
+    assert (seen["val"] == 0).all()
+    steps, envs = seen["rew"].shape  # train() flattened the advantages env by env
+    advantages = torch.as_tensor(seen["adv"]).reshape(envs, steps).T
+    assert torch.equal(advantages, torch.as_tensor(seen["rew"]))
+    assert float(abs(seen["rew"]).sum()) > 0
+    policy = learner.model.policy
+    assert {id(p) for p in policy.parameters()} == {id(p) for p in gen.parameters()}
+    assert any(not torch.equal(v, gen.state_dict()[k]) for k, v in before.items())
+    obs = torch.zeros(3, gen.max_len)
+    assert torch.equal(policy.predict_values(obs), torch.zeros(3, 1))
+    with pytest.raises(ConfigError, match="critic"):
+        build_policy("ActorCritic", small_generator(), critic="no")
+
+
 def test_mc_rollout_mode_logs_a_warning(caplog):
     caplog.set_level(logging.WARNING, logger="seqadv")
     learner = ALGORITHMS.make("sb3:A2C", policy=small_generator(), lr=1e-3)
