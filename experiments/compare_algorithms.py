@@ -157,6 +157,8 @@ def summarize_run(run_path: Path, algorithm: str, label: str, seed: int) -> dict
     learner = (ckpt.get("adversarial") or {}).get("learner") or {}
     model = learner.get("model") or {}
     final = adv[-1]
+    scored = [r for r in adv if "eval/nll_oracle" in r]
+    best = min(scored, key=lambda r: r["eval/nll_oracle"]) if scored else {}
     curve = [
         {
             "round": r.get("round", 0),
@@ -177,6 +179,8 @@ def summarize_run(run_path: Path, algorithm: str, label: str, seed: int) -> dict
         "wall_s": float(final.get("time/elapsed_s", 0.0)),
         "start": {k: adv[0][k] for k in adv[0] if k.startswith("eval/")},
         "final": {k: final[k] for k in final if k.startswith("eval/")},
+        "best_nll_oracle": best.get("eval/nll_oracle"),
+        "best_round": best.get("round"),
         "curve": curve,
     }
 
@@ -200,7 +204,14 @@ def aggregate(runs: list[dict[str, Any]], algorithms: dict[str, Any]) -> dict[st
         }
         for key in METRICS:
             row[key] = mean_std([r["final"].get(key) for r in mine])
-        for key in ("rounds", "updates", "adversarial_train_s", "wall_s"):
+        for key in (
+            "best_nll_oracle",
+            "best_round",
+            "rounds",
+            "updates",
+            "adversarial_train_s",
+            "wall_s",
+        ):
             row[key] = mean_std([r[key] for r in mine])
         out[name] = row
     return out
@@ -242,20 +253,21 @@ def write_markdown(path: Path, result: dict[str, Any]) -> None:
         "training (generator + discriminator) per run",
         f"- machine: {result['machine']}",
         "",
-        "| algorithm | NLL-oracle | NLL-test | Self-BLEU-3 | rounds | generator updates "
-        "| training min | wall min |",
-        "|---|---|---|---|---|---|---|---|",
+        "| algorithm | NLL-oracle | NLL-test | Self-BLEU-3 | best NLL-oracle (round) | rounds "
+        "| generator updates | training min | wall min |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     mle = [start.get(k) for k in METRICS]
     lines.append(
         "| MLE start | "
         + " | ".join("-" if v is None else f"{v:.3f}" for v in mle)
-        + " | 0 | 0 | 0 | - |"
+        + " | - | 0 | 0 | 0 | - |"
     )
     for row in summary.values():
         lines.append(
             f"| {row['label']} | {_fmt(row['eval/nll_oracle'])} | {_fmt(row['eval/nll_test'])} "
-            f"| {_fmt(row['eval/self_bleu3'])} | {_fmt(row['rounds'], 1)} "
+            f"| {_fmt(row['eval/self_bleu3'])} | {_fmt(row['best_nll_oracle'])} "
+            f"({_fmt(row['best_round'], 0)}) | {_fmt(row['rounds'], 1)} "
             f"| {_fmt(row['updates'], 1)} | {_fmt(row['adversarial_train_s'], 2, 1 / 60)} "
             f"| {_fmt(row['wall_s'], 2, 1 / 60)} |"
         )
@@ -277,8 +289,13 @@ def write_markdown(path: Path, result: dict[str, Any]) -> None:
         "Monte-Carlo rollouts, rollout-policy sync, discriminator training; evaluations "
         "excluded), the quantity the budget caps. **wall min**: the whole run (discriminator "
         "pretraining and evaluations included).",
-        "- REINFORCE (SeqGAN) uses the `mc_rollout` reward with discount 0; PPO and A2C use "
-        "`mc_rollout_shaped` with gamma 1 (their returns are the final scores).",
+        "- **best NLL-oracle**: the lowest NLL-oracle of any evaluation of the run, and the "
+        "round it came at (reported to show the shape of the curve; the final value is the "
+        "result).",
+        "",
+        "Each algorithm's settings (over the base config and the comparison's own):",
+        "",
+        *(f"- {line}" for line in result.get("settings", [])),
         "",
         "Curves: `curves.png` (mean over seeds, band = min..max).",
     ]
@@ -379,11 +396,16 @@ def main(argv: list[str] | None = None) -> int:
     init_overrides = [f"pretrain.init_checkpoint={json.dumps(str(init))}"]
 
     runs: list[dict[str, Any]] = []
+    settings: dict[str, str] = {}
     cfg = None
     for seed in spec["seeds"]:
         for name, alg in spec["algorithms"].items():
             label = (alg or {}).get("label", name)
             cfg = run_config(spec, name, seed, [*init_overrides, *args.set])
+            settings[name] = (
+                f"{label}: `{cfg.algorithm.name}` {json.dumps(dict(cfg.algorithm.kwargs))}, "
+                f"learning rate {cfg.adversarial.lr:g}, reward mode `{cfg.env.mode}`"
+            )
             path = out / "runs" / f"{name}-seed{seed}"
             log.info("== %s, seed %d -> %s", label, seed, path)
             train(cfg, path, base_dir, command)
@@ -418,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
             "wall_s": "wall time of the whole run",
         },
         "start": start,
+        "settings": list(settings.values()),
         "spec": spec,
         "summary": aggregate(runs, spec["algorithms"]),
         "runs": runs,
