@@ -76,6 +76,14 @@ def main() -> None:
     for name, secs in rows:
         print(f"  {name:<48} {secs:8.2f} s")
     print(f"  {'total (with bookkeeping)':<48} {total:8.2f} s")
+    configured = load_config(args.config, args.set)
+    epochs, every = configured.adversarial.epochs, configured.eval.every_rounds
+    evals = epochs // every + 1
+    hours = (epochs * (total - ev) + evals * ev) / 3600
+    print(
+        f"  the preset's {epochs} adversarial epochs at this rate, with {evals} evaluations: "
+        f"{hours:.1f} h (pretraining not included)"
+    )
     print(
         f"\nB={cfg.env.batch_size}, N={cfg.env.n_rollouts}, discriminator {cfg.discriminator.name} "
         f"{cfg.discriminator.kwargs or '(SeqGAN defaults)'}"
