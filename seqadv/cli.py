@@ -287,8 +287,10 @@ def cmd_oracle(args: argparse.Namespace) -> int:
 
 # -- plot -------------------------------------------------------------------------------------
 def cmd_plot(args: argparse.Namespace) -> int:
-    from seqadv.plots import plot_learning_curve
+    from seqadv.plots import DEFAULT_CURVE_KEYS, plot_learning_curve
     from seqadv.runs import RunDir
+
+    keys = list(args.keys or DEFAULT_CURVE_KEYS)
 
     runs = []
     for path in args.runs:
@@ -307,13 +309,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
         args.out,
         title=args.title or label,
         controls=others,
-        keys=args.keys,
+        keys=keys,
         reference_lines={k: float(v) for k, v in refs.items()},
         main_label=label,
         xlabel="wall-clock minutes" if args.x == "time" else None,
     )
     if path is None:
-        raise SeqadvError(f"none of {', '.join(args.keys)} is in {args.runs[0]}/metrics.jsonl")
+        raise SeqadvError(f"none of {', '.join(keys)} is in {args.runs[0]}/metrics.jsonl")
     print(f"wrote {path}")
     return 0
 
@@ -389,7 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the PNG to write")
     p.add_argument("--label", action="append", default=[], help="a label per run, in order")
     p.add_argument(
-        "--keys", nargs="+", default=["eval/nll_oracle", "eval/nll_test"], help="metrics to plot"
+        "--keys",
+        nargs="+",
+        default=None,
+        help="metrics to plot (default: NLL-oracle, NLL-test, BLEU-2, Self-BLEU-2, those present)",
     )
     p.add_argument("--x", choices=["epoch", "time"], default="epoch", help="x axis")
     p.add_argument(

@@ -8,7 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_learning_curve", "plot_series"]
+__all__ = ["plot_learning_curve", "plot_series", "metric_label", "DEFAULT_CURVE_KEYS"]
+
+#: what a run's learning curve shows, where the records have it
+DEFAULT_CURVE_KEYS = ("eval/nll_oracle", "eval/nll_test", "eval/bleu2", "eval/self_bleu2")
 
 log = logging.getLogger("seqadv")
 
@@ -33,6 +36,17 @@ def _save(fig: Any, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
+def metric_label(key: str) -> str:
+    """A readable axis label for a log key: ``eval/self_bleu3`` -> ``Self-BLEU-3``."""
+    name = key.split("/")[-1]
+    for prefix, shown in (("self_bleu", "Self-BLEU-"), ("bleu", "BLEU-")):
+        if name.startswith(prefix) and name[len(prefix) :].isdigit():
+            return shown + name[len(prefix) :]
+    if name.startswith("nll_"):
+        return "NLL-" + name[4:].replace("_", "-")
+    return name.replace("_", " ")
+
+
 def _x(record: dict[str, Any]) -> float:
     """Position on the shared axis: MLE epochs, then adversarial rounds after them."""
     return float(record.get("x", record.get("epoch", 0)))
@@ -43,12 +57,13 @@ def plot_learning_curve(
     path: str | os.PathLike,
     title: str = "",
     controls: dict[str, Sequence[dict[str, Any]]] | None = None,
-    keys: Sequence[str] = ("eval/nll_oracle", "eval/nll_test"),
+    keys: Sequence[str] = DEFAULT_CURVE_KEYS,
     reference_lines: dict[str, float] | None = None,
     main_label: str = "this run",
     xlabel: str | None = None,
 ) -> Path | None:
-    """NLL-oracle and NLL-test over MLE epochs and adversarial rounds, on one axis.
+    """NLL-oracle, NLL-test, BLEU-2 and Self-BLEU-2 (those the records have) over MLE epochs
+    and adversarial rounds, on one axis.
 
     Args:
         records: metric records with ``x`` (or ``epoch``) and the ``keys``.
@@ -63,7 +78,7 @@ def plot_learning_curve(
     if not present:
         return None
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(present), figsize=(5.5 * len(present), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(present), figsize=(4.6 * len(present), 3.8), squeeze=False)
     boundary = next((_x(r) for r in records if r.get("phase") == "adversarial"), None)
     for ax, key in zip(axes[0], present):
         pts = [(_x(r), r[key]) for r in records if key in r]
@@ -80,7 +95,7 @@ def plot_learning_curve(
             ax.axvline(boundary, color="black", lw=0.8, ls="--")
             ax.annotate("adversarial ->", (boundary, ax.get_ylim()[1]), fontsize=7, va="top")
         ax.set_xlabel(xlabel or "MLE epochs, then adversarial epochs")
-        ax.set_ylabel(key.split("/")[-1].replace("_", "-").upper().replace("NLL-", "NLL-"))
+        ax.set_ylabel(metric_label(key))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:

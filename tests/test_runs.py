@@ -16,7 +16,7 @@ import torch
 import seqadv
 from seqadv import runs
 from seqadv.errors import CheckpointError, SeqadvError
-from seqadv.plots import plot_learning_curve, plot_series
+from seqadv.plots import metric_label, plot_learning_curve, plot_series
 from seqadv.runs import (
     RunDir,
     atomic_write_bytes,
@@ -313,6 +313,21 @@ def test_learning_curve_png(tmp_path):
     data = path.read_bytes()
     assert data.startswith(PNG_MAGIC) and len(data) > 1000
     assert sorted(p.name for p in path.parent.iterdir()) == ["curve.png"]
+
+
+@pytest.mark.parametrize(
+    "key, label",
+    [
+        ("eval/nll_oracle", "NLL-oracle"),
+        ("eval/nll_test", "NLL-test"),
+        ("eval/bleu2", "BLEU-2"),
+        ("eval/self_bleu5", "Self-BLEU-5"),
+        ("reward/mean", "mean"),
+        ("eval/bleu_signature", "bleu signature"),
+    ],
+)
+def test_metric_labels(key, label):
+    assert metric_label(key) == label
 
 
 def test_plots_without_data_write_nothing(tmp_path):

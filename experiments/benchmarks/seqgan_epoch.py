@@ -79,10 +79,10 @@ def main() -> None:
     configured = load_config(args.config, args.set)
     epochs, every = configured.adversarial.epochs, configured.eval.every_rounds
     evals = epochs // every + 1
-    hours = (epochs * (total - ev) + evals * ev) / 3600
+    minutes = (epochs * (total - ev) + evals * ev) / 60
     print(
         f"  the preset's {epochs} adversarial epochs at this rate, with {evals} evaluations: "
-        f"{hours:.1f} h (pretraining not included)"
+        f"{minutes:,.1f} min = {minutes / 60:.1f} h (pretraining not included)"
     )
     print(
         f"\nB={cfg.env.batch_size}, N={cfg.env.n_rollouts}, discriminator {cfg.discriminator.name} "
