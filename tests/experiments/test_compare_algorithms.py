@@ -21,7 +21,7 @@ def load_script():
     return module
 
 
-def test_tiny_comparison_runs_every_algorithm_and_reuses_finished_runs(tmp_path, capsys):
+def test_tiny_comparison_runs_every_algorithm_and_reuses_finished_runs(tmp_path):
     compare = load_script()
     out = tmp_path / "compare"
     args = [str(SPEC), "--base", str(TINY), "--budget-minutes", "0.005", "--seeds", "1"]
