@@ -1,4 +1,4 @@
-"""stable-baselines3 form of the text environments: a ``VecEnv`` over the same batched core.
+"""stable-baselines3 form of every seqadv environment family: a ``VecEnv`` over its batched core.
 
 stable-baselines3 accepts a subclass of its own ``VecEnv`` directly (it rejects a
 ``gymnasium.vector.VectorEnv``). Ended rows are reset in the same step, the last observation
@@ -15,33 +15,36 @@ import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecEnv
 
-from seqadv.envs.core import TextGenerationCore
+from seqadv.envs.family import BatchedCore, to_numpy
 
-__all__ = ["SB3TextGenerationVecEnv", "to_sb3"]
+__all__ = ["SB3VecEnv", "SB3TextGenerationVecEnv", "to_sb3"]
 
 
-class SB3TextGenerationVecEnv(VecEnv):
-    """A stable-baselines3 ``VecEnv`` stepping B sequences of one core at once.
+class SB3VecEnv(VecEnv):
+    """A stable-baselines3 ``VecEnv`` stepping the B episodes of one batched core at once.
 
     Args:
-        env: a :class:`~seqadv.envs.text_generation.TextGenerationVectorEnv` (its core is
-            shared, not copied) or a :class:`~seqadv.envs.core.TextGenerationCore`.
+        core: the :class:`~seqadv.envs.family.BatchedCore` (shared, not copied); build it
+            with ``vector_env.as_sb3()`` or :func:`to_sb3`.
+
+    The core's public attributes (``discriminator``, ``data``, ``rollout_policy``,
+    ``reward_scheme``, ``timers``) are attributes here too, so ``get_attr`` finds them.
     """
 
-    def __init__(self, env: Any) -> None:
-        core = env if isinstance(env, TextGenerationCore) else env.core
-        from seqadv.envs.text_generation import _spaces
-
+    def __init__(self, core: BatchedCore) -> None:
+        if not isinstance(core, BatchedCore):
+            raise TypeError(f"SB3VecEnv needs a seqadv batched core, got {type(core).__name__}")
         self.core = core
-        action_space, observation_space = _spaces(core)
         self.render_mode = None  # read by VecEnv.__init__
-        super().__init__(core.num_envs, observation_space, action_space)
+        super().__init__(core.num_envs, core.observation_space, core.action_space)
         self._actions: np.ndarray | None = None
-        self._seed_offset = 0
 
-    @property
-    def discriminator(self) -> Any:
-        return self.core.discriminator
+    discriminator = property(lambda self: self.core.discriminator)
+    data = property(lambda self: self.core.data)
+    rollout_policy = property(lambda self: self.core.rollout_policy)
+    reward_scheme = property(lambda self: self.core.reward_scheme)
+    timers = property(lambda self: self.core.timers)
+    max_episode_steps = property(lambda self: self.core.max_episode_steps)
 
     def reset(self) -> np.ndarray:
         seed = self._seeds[0] if self._seeds and self._seeds[0] is not None else None
@@ -50,7 +53,7 @@ class SB3TextGenerationVecEnv(VecEnv):
         self._reset_seeds()
         self._reset_options()
         self.core.reset()
-        return self.core.observations().numpy().copy()
+        return to_numpy(self.core.observations())
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions).reshape(self.num_envs)
@@ -61,17 +64,14 @@ class SB3TextGenerationVecEnv(VecEnv):
         ended = out.ended
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         if bool(ended.any()):
-            last_obs = self.core.observations().numpy().copy()
+            last_obs = self.core.observations()
             for i in ended.nonzero().squeeze(1).tolist():
-                infos[i]["terminal_observation"] = last_obs[i]
+                infos[i].update(self.core.episode_info(i, out.finished[i]))
+                infos[i]["terminal_observation"] = to_numpy(last_obs, i)
                 infos[i]["TimeLimit.truncated"] = bool(out.truncated[i])
-                infos[i]["sequence"] = out.finished[i].numpy().copy()
-                text = self.core.decode(out.finished[i])
-                if text is not None:
-                    infos[i]["text"] = text
             self.core.reset(ended)
         return (
-            self.core.observations().numpy().copy(),
+            to_numpy(self.core.observations()),
             out.rewards.numpy().astype(np.float32),
             ended.numpy().copy(),
             infos,
@@ -89,7 +89,7 @@ class SB3TextGenerationVecEnv(VecEnv):
     def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
         idx = self._indices(indices)
         if method_name == "action_masks":
-            masks = self.core.action_masks().numpy()
+            masks = self.action_masks()
             return [masks[i] for i in idx]
         result = getattr(self, method_name)(*args, **kwargs)
         return [result] * len(idx)
@@ -98,7 +98,10 @@ class SB3TextGenerationVecEnv(VecEnv):
         return [False] * len(self._indices(indices))
 
     def action_masks(self) -> np.ndarray:
-        return self.core.action_masks().numpy()
+        masks = self.core.action_masks()
+        if masks is None:
+            return np.ones((self.num_envs, int(self.action_space.n)), dtype=bool)
+        return masks.numpy().copy()
 
     def _indices(self, indices: Any) -> list[int]:
         if indices is None:
@@ -108,6 +111,15 @@ class SB3TextGenerationVecEnv(VecEnv):
         return list(indices)
 
 
-def to_sb3(env: Any) -> SB3TextGenerationVecEnv:
-    """Adapt a TextGenerationVectorEnv (or its core) to stable-baselines3."""
-    return SB3TextGenerationVecEnv(env)
+SB3TextGenerationVecEnv = SB3VecEnv  # the name of the first core, kept for users' code
+
+
+def to_sb3(env: Any) -> SB3VecEnv:
+    """The stable-baselines3 form of a seqadv vector env (or of a batched core)."""
+    if isinstance(env, BatchedCore):
+        return SB3VecEnv(env)
+    if hasattr(env, "as_sb3"):
+        return env.as_sb3()
+    raise TypeError(
+        f"to_sb3 needs a seqadv vector environment (one with as_sb3()), got {type(env).__name__}"
+    )

@@ -1,25 +1,48 @@
 """TextGeneration: writing a sequence token by token, rewarded by a live discriminator.
 
-Two forms share one :class:`~seqadv.envs.core.TextGenerationCore`: :class:`TextGenerationEnv`
-(a ``gymnasium.Env`` for ``gymnasium.make``, the env checker and users' own code) and
-:class:`TextGenerationVectorEnv` (a ``gymnasium.vector.VectorEnv`` stepping B sequences at once
-in torch). :func:`seqadv.envs.sb3.to_sb3` adapts the same core to stable-baselines3.
+The family's batched core, :class:`TextGenerationCore`, holds B sequences being written, in
+torch, and does the work: writing actions, ending episodes, and handing the reward to its
+reward scheme (:mod:`seqadv.rewards.schemes`), which scores through the core's
+:meth:`~TextGenerationCore.score` (the one place that assembles a reward's inputs). Its
+forms: :class:`TextGenerationEnv` (a ``gymnasium.Env``), :class:`TextGenerationVectorEnv` (a
+``gymnasium.vector.VectorEnv``) and ``TextGenerationVectorEnv(...).as_sb3()`` (a
+stable-baselines3 ``VecEnv``), all made by :func:`~seqadv.envs.family.env_forms` from the
+core's one argument list.
+
+The reward is non-stationary: the discriminator object is shared with the trainer and changes
+between generator updates. Rewards are always computed with the discriminator in eval mode
+(dropout off) and without gradients; its previous mode is restored afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import warnings
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
+from torch import Tensor
 
-from seqadv.envs.core import REWARD_MODES, TextGenerationCore, default_components
+from seqadv.data.source import TextData
+from seqadv.envs.family import BatchedCore, StepOutput, env_forms
+from seqadv.errors import ConfigError
+from seqadv.rewards import BoundReward, resolve_reward
+from seqadv.rewards.rollout import Timers
+from seqadv.rewards.schemes import RewardScheme, StepInfo, make_scheme
 
-__all__ = ["TextGenerationEnv", "TextGenerationVectorEnv"]
+__all__ = [
+    "TextGenerationCore",
+    "TextGenerationEnv",
+    "TextGenerationVectorEnv",
+    "StepOutput",
+    "as_text_data",
+    "default_components",
+]
+
+log = logging.getLogger("seqadv")
 
 _DOC = """
     ## Description
@@ -39,16 +62,20 @@ _DOC = """
     then ``pad_id``. The synthetic oracle has no PAD token, so its padding value is ``V``
     (outside the vocabulary), and the Box's upper bound says so.
 
-    ## Rewards (``reward_mode``)
+    ## Rewards (``reward_scheme``)
+
+    A scheme of the REWARD_SCHEMES registry (:mod:`seqadv.rewards.schemes`) decides when the
+    discriminator's reward R is handed out:
 
     - ``terminal``: 0 until the last step, then R(D, sequence).
     - ``mc_rollout`` (SeqGAN): after each action, the mean R(D, completion) of ``n_rollouts``
       completions by the rollout policy (an estimate of Q(s_t, a_t)); at the last step,
-      R(D, sequence). SeqGAN is REINFORCE with discount 0 on this mode.
+      R(D, sequence). SeqGAN is REINFORCE with discount 0 on this scheme.
     - ``mc_rollout_shaped``: the same estimates as differences r_t = Q_t - Q_{t-1} (Q_0 = 0),
       so the undiscounted return of an episode is exactly its final score (for learners that
       sum rewards, such as PPO with discount 1).
     - ``per_token``: r_t = R(D_token, sequence)[t] from a token-level discriminator.
+    - any scheme a user registers.
 
     R is a reward of the REWARDS registry (``reward=``: a name, a dotted path, a callable or
     ``{name, kwargs}``).
@@ -71,12 +98,18 @@ _DOC = """
 
     - ``data``: a ``TextData``, an ``OracleLSTM`` or a ``Corpus`` (vocabulary size V, length
       T, EOS and PAD ids, reference sentences). Default: a small seeded oracle (V=16, T=8).
-    - ``discriminator``: sequence-level for ``terminal`` and the Monte-Carlo modes,
-      token-level for ``per_token``. Default: an untrained one built from a fixed seed.
-    - ``reward`` (default ``"prob"``), ``reward_mode`` (default ``"terminal"``).
-    - ``rollout_policy``: completes prefixes in the Monte-Carlo modes (default: an untrained
-      generator built from a fixed seed; SeqGAN uses a lagged copy of the generator).
-    - ``n_rollouts`` (default 16), ``n_references`` (``rank`` reward; default 64).
+    - ``discriminator``: of the level the scheme reads (sequence-level for ``terminal`` and
+      the Monte-Carlo schemes, token-level for ``per_token``). Default: an untrained one
+      built from a fixed seed.
+    - ``reward`` (default ``"prob"``).
+    - ``reward_scheme``: a REWARD_SCHEMES name, ``{name, kwargs}`` or a scheme object
+      (default ``"terminal"``; each registered id sets its own). ``reward_mode`` is its old
+      name (deprecated).
+    - ``rollout_policy``: completes prefixes in the Monte-Carlo schemes (default: an
+      untrained generator built from a fixed seed; SeqGAN uses a lagged copy of the
+      generator).
+    - ``n_rollouts``: shorthand for the Monte-Carlo schemes' ``n_rollouts`` (their default:
+      16); ``n_references`` (``rank`` reward; default 64).
 
     Pass live objects at ``make`` time: ``gymnasium.make(id, discriminator=D, ...)`` hands
     over the same object, while kwargs given to ``register`` are deep-copied at every make.
@@ -86,214 +119,327 @@ _DOC = """
 
     ## Version history
 
-    - v0: initial version.
+    - v0: initial version. (The MC rollouts' start-token fix and the reward schemes as
+      components changed no registered variant's interface; see the README's changelog.)
 """
 
 
-def _build_core(
-    num_envs: int,
-    data: Any,
-    discriminator: Any,
-    reward: Any,
-    reward_mode: str,
-    rollout_policy: Any,
-    n_rollouts: int,
-    n_references: int,
-) -> TextGenerationCore:
-    if reward_mode not in REWARD_MODES:
-        from seqadv.errors import ConfigError
+def as_text_data(data: Any) -> TextData:
+    """Accept a TextData, an oracle (fixed-length sequences) or a Corpus."""
+    if isinstance(data, TextData):
+        return data
+    from seqadv.data.corpus import Corpus
+    from seqadv.models.oracle import OracleLSTM
 
-        raise ConfigError(f"reward_mode {reward_mode!r} is not one of {', '.join(REWARD_MODES)}")
-    if data is None or discriminator is None or rollout_policy is None:
-        level = "token" if reward_mode == "per_token" else "sequence"
-        d_data, d_disc, d_policy = default_components(level)
-        data = d_data if data is None else data
-        discriminator = d_disc if discriminator is None else discriminator
-        if rollout_policy is None and reward_mode in ("mc_rollout", "mc_rollout_shaped"):
-            rollout_policy = d_policy
-    return TextGenerationCore(
-        num_envs,
-        data,
-        discriminator,
-        reward=reward,
-        reward_mode=reward_mode,
-        rollout_policy=rollout_policy,
-        n_rollouts=n_rollouts,
-        n_references=n_references,
+    if isinstance(data, OracleLSTM):
+        g = torch.Generator().manual_seed(0)
+        return TextData(
+            train=data.sample(256, generator=g),
+            test=None,
+            max_len=data.max_len,
+            vocab_size=data.vocab_size,
+            start_id=0,
+            eos_id=None,
+            pad_id=data.vocab_size,
+            oracle=data,
+            description=f"oracle {data.source}",
+        )
+    if isinstance(data, Corpus):
+        v = data.vocab
+        return TextData(
+            train=data.to_tensor(),
+            test=None,
+            max_len=data.max_len,
+            vocab_size=len(v),
+            start_id=v.bos_id,
+            eos_id=v.eos_id,
+            pad_id=v.pad_id,
+            forbidden_ids=(v.pad_id, v.bos_id),
+            vocab=v,
+            tokenizer=data.tokenizer,
+            description=f"corpus {data.stats.path}",
+        )
+    raise ConfigError(
+        f"data must be a TextData, an OracleLSTM or a Corpus, got {type(data).__name__}"
     )
 
 
-def _spaces(core: TextGenerationCore) -> tuple[spaces.Discrete, spaces.Box]:
-    high = max(core.vocab_size - 1, core.pad_id)
-    obs = spaces.Box(low=0, high=high, shape=(core.max_len,), dtype=np.int64)
-    return spaces.Discrete(core.vocab_size), obs
+def default_components(level: str = "sequence") -> tuple[TextData, Any, Any]:
+    """A small self-contained problem for ``gymnasium.make`` without arguments.
+
+    A seeded oracle (V = 16, T = 8), an untrained discriminator and rollout policy, all built
+    from fixed seeds without touching torch's global random state.
+    """
+    from seqadv.models.discriminator import make_discriminator
+    from seqadv.models.generator import LSTMGenerator
+    from seqadv.models.oracle import OracleLSTM
+
+    oracle = OracleLSTM.from_seed(0, vocab_size=16, embed_dim=8, hidden_dim=8, max_len=8)
+    data = as_text_data(oracle)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        name = "token_lstm" if level == "token" else "cnn"
+        kwargs = {} if level == "token" else {"filter_sizes": [1, 2, 3], "num_filters": [8, 8, 8]}
+        disc = make_discriminator(name, vocab_size=16, max_len=8, **kwargs)
+        disc.eval()
+        policy = LSTMGenerator(16, embed_dim=8, hidden_dim=8, max_len=8)
+        policy.init_normal_(0.1, generator=torch.Generator().manual_seed(1))
+    return data, disc, policy
 
 
-class TextGenerationEnv(gym.Env):
-    __doc__ = "Write one sequence token by token; a live discriminator gives the reward." + _DOC
+class TextGenerationCore(BatchedCore):
+    """B sequences written token by token, with discriminator rewards.
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    Args:
+        num_envs: B.
+        data: the real data (vocabulary size, length, EOS/PAD ids; references for ``rank``).
+        discriminator: scores sequences; shared with the trainer (its training shows up in
+            later rewards). Sequence-level for ``terminal`` and the Monte-Carlo modes,
+            token-level for ``per_token``.
+        reward: a REWARDS name, dotted path, callable or ``{name, kwargs}``.
+        reward_scheme: a REWARD_SCHEMES name, ``{name, kwargs}`` or scheme object.
+        rollout_policy: completes prefixes in the Monte-Carlo schemes (SeqGAN: a lagged copy
+            of the generator).
+        n_rollouts: shorthand for the Monte-Carlo schemes' ``n_rollouts``.
+        n_references: reference and comparison sentences drawn per reset (``rank`` reward).
+        reward_mode: the old name of ``reward_scheme`` (deprecated).
 
-    def __init__(
-        self,
-        data: Any = None,
-        discriminator: Any = None,
-        reward: Any = "prob",
-        reward_mode: str = "terminal",
-        rollout_policy: Any = None,
-        n_rollouts: int = 16,
-        n_references: int = 64,
-        render_mode: str | None = None,
-    ) -> None:
-        self.core = _build_core(
-            1, data, discriminator, reward, reward_mode, rollout_policy, n_rollouts, n_references
-        )
-        self.action_space, self.observation_space = _spaces(self.core)
-        self.render_mode = render_mode
-        self._ended = True
-
-    @property
-    def discriminator(self) -> Any:
-        return self.core.discriminator
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        self.core.seed(int(self.np_random.integers(2**63 - 1)))
-        self.core.reset()
-        self._ended = False
-        return self.core.observations()[0].numpy().copy(), {}
-
-    def step(self, action: Any):
-        if self._ended:
-            raise RuntimeError("the episode has ended: call reset() before step()")
-        if isinstance(action, np.ndarray) and action.shape not in ((), (1,)):
-            raise ValueError(f"action must be one token id, got an array of shape {action.shape}")
-        out = self.core.step(torch.as_tensor(np.asarray(action).reshape(1)))
-        terminated, truncated = bool(out.terminated[0]), bool(out.truncated[0])
-        info: dict[str, Any] = {}
-        if terminated or truncated:
-            self._ended = True
-            seq = out.finished[0]
-            info["sequence"] = seq.numpy().copy()
-            text = self.core.decode(seq)
-            if text is not None:
-                info["text"] = text
-        obs = self.core.observations()[0].numpy().copy()
-        return obs, float(out.rewards[0]), terminated, truncated, info
-
-    def action_masks(self) -> np.ndarray:
-        """(V,) bool: tokens the policy may write (for MaskablePPO)."""
-        return self.core.action_masks()[0].numpy()
-
-    def render(self) -> str | None:
-        if self.render_mode != "ansi":
-            return None
-        row = self.core.observations()[0]
-        n = int(self.core.lengths[0])
-        text = self.core.decode(row[:n]) if self.core.data.vocab is not None else None
-        return text if text is not None else " ".join(str(int(i)) for i in row[:n])
-
-
-class TextGenerationVectorEnv(VectorEnv):
-    __doc__ = (
-        "B sequences written at once in torch; a live discriminator gives the reward.\n\n"
-        "    The batched form of :class:`TextGenerationEnv` (same arguments, plus ``num_envs``"
-        " and ``autoreset_mode``: ``next_step`` (Gymnasium's default; the step after an "
-        "episode ends resets that row and ignores its action) or ``disabled`` (ended rows "
-        "stay ended until ``reset(options={'reset_mask': mask})``; learners that collect one "
-        "episode per row use this). Infos follow Gymnasium's vector convention: "
-        "``info['sequence']`` and ``info['_sequence']`` (which rows have one).\n" + _DOC
-    )
-
-    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+    Missing ``data``, ``discriminator`` or (for a scheme that needs one) ``rollout_policy``
+    are built from fixed seeds: a small self-contained problem (see
+    :func:`default_components`).
+    """
 
     def __init__(
         self,
-        num_envs: int = 8,
+        num_envs: int,
         data: Any = None,
         discriminator: Any = None,
         reward: Any = "prob",
-        reward_mode: str = "terminal",
+        reward_scheme: Any = "terminal",
         rollout_policy: Any = None,
-        n_rollouts: int = 16,
+        n_rollouts: int | None = None,
         n_references: int = 64,
-        autoreset_mode: str | AutoresetMode = "next_step",
-        render_mode: str | None = None,
+        reward_mode: str | None = None,
     ) -> None:
-        self.core = _build_core(
-            num_envs, data, discriminator, reward, reward_mode, rollout_policy, n_rollouts, n_references
-        )
-        self.num_envs = num_envs
-        self.single_action_space, self.single_observation_space = _spaces(self.core)
-        self.action_space = batch_space(self.single_action_space, num_envs)
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        mode = AutoresetMode(autoreset_mode) if isinstance(autoreset_mode, AutoresetMode) else {
-            "next_step": AutoresetMode.NEXT_STEP,
-            "disabled": AutoresetMode.DISABLED,
-        }.get(str(autoreset_mode))
-        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED):
-            raise ValueError(
-                f"autoreset_mode must be 'next_step' or 'disabled', got {autoreset_mode!r}"
+        if num_envs < 1:
+            raise ConfigError(f"num_envs must be >= 1, got {num_envs}")
+        if reward_mode is not None:
+            warnings.warn(
+                "reward_mode is deprecated: pass reward_scheme (same values)",
+                DeprecationWarning,
+                stacklevel=3,
             )
-        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
-        self.render_mode = render_mode
-        self._pending_reset = torch.zeros(num_envs, dtype=torch.bool)
+            reward_scheme = reward_mode
+        scheme = make_scheme(reward_scheme)
+        if n_rollouts is not None and "rollout_policy" in scheme.needs:
+            scheme = make_scheme(reward_scheme, n_rollouts=n_rollouts)
+        if data is None or discriminator is None or rollout_policy is None:
+            d_data, d_disc, d_policy = default_components(scheme.discriminator_level)
+            data = d_data if data is None else data
+            discriminator = d_disc if discriminator is None else discriminator
+            if rollout_policy is None and "rollout_policy" in scheme.needs:
+                rollout_policy = d_policy
+        self.data = as_text_data(data)
+        self.num_envs = num_envs
+        self.vocab_size = self.data.vocab_size
+        self.max_len = self.max_episode_steps = self.data.max_len
+        self.eos_id = self.data.eos_id
+        self.pad_id = self.data.pad_id
+        self.fixed_length = self.eos_id is None
+        high = max(self.vocab_size - 1, self.pad_id)
+        self.action_space = spaces.Discrete(self.vocab_size)
+        self.observation_space = spaces.Box(low=0, high=high, shape=(self.max_len,), dtype=np.int64)
+        self.discriminator = discriminator
+        self.reward: BoundReward = resolve_reward(reward)
+        self.reward_scheme: RewardScheme = scheme
+        self._check_components(discriminator, rollout_policy)
+        self.rollout_policy = rollout_policy
+        self.n_references = n_references
+        self.timers = Timers()
+        self.rng = torch.Generator().manual_seed(0)
+        self.tokens = torch.full((num_envs, self.max_len), self.pad_id, dtype=torch.long)
+        self.lengths = torch.zeros(num_envs, dtype=torch.long)
+        self.done = torch.zeros(num_envs, dtype=torch.bool)
+        self._references: Tensor | None = None
+        self._comparisons: Tensor | None = None
+        self._allowed: Tensor | None = None
+        if self.data.forbidden_ids:
+            self._allowed = torch.ones(self.vocab_size, dtype=torch.bool)
+            self._allowed[list(self.data.forbidden_ids)] = False
+        scheme.bind(self)
 
-    @property
-    def discriminator(self) -> Any:
-        return self.core.discriminator
+    # -- checks -------------------------------------------------------------------------------
+    def _check_components(self, disc: Any, policy: Any) -> None:
+        name = type(disc).__name__
+        if disc is None or not callable(disc):
+            raise ConfigError("discriminator is required (a torch module mapping (B, T) ids to logits)")
+        d_vocab = getattr(disc, "vocab_size", None)
+        if d_vocab is not None and d_vocab != self.vocab_size:
+            raise ConfigError(
+                f"discriminator {name} has vocab_size {d_vocab}, but the environment's data "
+                f"has {self.vocab_size} tokens"
+            )
+        d_len = getattr(disc, "max_len", None)
+        if d_len is not None and d_len != self.max_len:
+            raise ConfigError(
+                f"discriminator {name} has max_len {d_len}, but the environment writes "
+                f"sequences of {self.max_len} tokens"
+            )
+        level = getattr(disc, "level", "sequence")
+        scheme = self.reward_scheme
+        want = scheme.discriminator_level
+        if level != want:
+            hint = " (use reward_scheme 'per_token')" if level == "token" else ""
+            raise ConfigError(
+                f"reward_scheme {scheme.name!r} needs a {want}-level discriminator; "
+                f"{name} is {level}-level{hint}"
+            )
+        self.reward.check_level(level)
+        if "rollout_policy" in scheme.needs:
+            if policy is None:
+                raise ConfigError(f"reward_scheme {scheme.name!r} needs a rollout_policy")
+            p_vocab = getattr(policy, "vocab_size", None)
+            if p_vocab != self.vocab_size:
+                raise ConfigError(
+                    f"rollout_policy {type(policy).__name__} has vocab_size {p_vocab}, but the "
+                    f"environment's data has {self.vocab_size} tokens"
+                )
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        if seed is not None:
-            self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed)
-        mask = None
-        if options and "reset_mask" in options:
-            mask = torch.as_tensor(np.asarray(options["reset_mask"], dtype=bool))
-            if mask.shape != (self.num_envs,):
-                raise ValueError(f"reset_mask must have shape ({self.num_envs},), got {tuple(mask.shape)}")
-        if seed is not None or mask is None:
-            self.core.seed(int(self.np_random.integers(2**63 - 1)))
-        self.core.reset(mask)
+    def check_actions(self, actions: Tensor) -> Tensor:
+        """(B,) int64 actions, or a ValueError naming the bad one."""
+        if actions.shape != (self.num_envs,):
+            raise ValueError(
+                f"actions must have shape ({self.num_envs},), got {tuple(actions.shape)}"
+            )
+        if actions.dtype.is_floating_point:
+            if not torch.equal(actions, actions.round()):
+                raise ValueError(f"actions must be integer token ids, got {actions.tolist()}")
+        actions = actions.long()
+        bad = (actions < 0) | (actions >= self.vocab_size)
+        if bool(bad.any()):
+            i = int(bad.nonzero()[0])
+            raise ValueError(
+                f"action {int(actions[i])} (env {i}) is outside the vocabulary "
+                f"0..{self.vocab_size - 1} (action space Discrete({self.vocab_size}))"
+            )
+        return actions
+
+    # -- scoring ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _eval_mode(self):
+        module = self.discriminator
+        was_training = getattr(module, "training", False)
+        if was_training:
+            module.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            if was_training:
+                module.train(True)
+
+    def score(self, sequences: Tensor, rows: Tensor | None = None) -> Tensor:
+        """R(D, sequences): rewards (M,) for sequence-level or (M, T) for token-level D.
+
+        The one place where a reward's inputs are assembled. ``rows`` (M,) are the env rows
+        the sequences belong to (this family has no per-row context, so they are not read).
+        """
+        with self._eval_mode():
+            with self.timers("discriminator"):
+                logits = self.discriminator(sequences)
+                inputs: dict[str, Any] = {"sequences": sequences, "discriminator": self.discriminator}
+                needs = self.reward.needs
+                if "features" in needs:
+                    inputs["features"] = self.discriminator.features(sequences)
+                if "reference_features" in needs or "comparison_features" in needs:
+                    refs, comps = self._reference_sets()
+                    inputs["reference_features"] = self.discriminator.features(refs)
+                    inputs["comparison_features"] = self.discriminator.features(comps)
+            with self.timers("reward"):
+                return self.reward(logits, **inputs).float()
+
+    def _reference_sets(self) -> tuple[Tensor, Tensor]:
+        if self._references is None:
+            train = self.data.train
+            n = min(self.n_references, train.shape[0])
+            idx = torch.randperm(train.shape[0], generator=self.rng)
+            self._references = train[idx[:n]]
+            self._comparisons = train[idx[n : 2 * n]] if train.shape[0] >= 2 * n else train[idx[:n]]
+        assert self._comparisons is not None
+        return self._references, self._comparisons
+
+    # -- dynamics -----------------------------------------------------------------------------
+    def reset(self, mask: Tensor | None = None) -> None:
+        """Start new episodes in the rows of ``mask`` (all rows when None)."""
+        rows = torch.ones(self.num_envs, dtype=torch.bool) if mask is None else mask
+        self.tokens[rows] = self.pad_id
+        self.lengths[rows] = 0
+        self.done[rows] = False
+        self.reward_scheme.reset(mask)
         if mask is None:
-            self._pending_reset[:] = False
-        else:
-            self._pending_reset[mask] = False
-        return self.core.observations().numpy().copy(), {}
+            self._references = self._comparisons = None
 
-    def step_torch(self, actions: torch.Tensor):
-        """The step without numpy conversions: tensors in, tensors out (for seqadv learners)."""
-        auto = self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
-        resetting = self._pending_reset.clone() if auto else torch.zeros_like(self._pending_reset)
-        if bool(resetting.any()):
-            self.core.reset(resetting)
-            self._pending_reset[resetting] = False
-        out = self.core.step(actions, skip=resetting)
-        if auto:
-            self._pending_reset |= out.ended
-        return self.core.observations(), out
+    def observations(self) -> Tensor:
+        """(B, T) int64: the prefixes, padded."""
+        return self.tokens
 
-    def step(self, actions: Any):
-        obs, out = self.step_torch(torch.as_tensor(np.asarray(actions)))
-        infos: dict[str, Any] = {}
-        ended = out.ended
-        if bool(ended.any()):
-            mask = ended.numpy().copy()
-            seqs = np.empty(self.num_envs, dtype=object)
-            texts = np.empty(self.num_envs, dtype=object)
-            for i in ended.nonzero().squeeze(1).tolist():
-                seqs[i] = out.finished[i].numpy().copy()
-                texts[i] = self.core.decode(out.finished[i])
-            infos["sequence"], infos["_sequence"] = seqs, mask
-            if self.core.data.vocab is not None:
-                infos["text"], infos["_text"] = texts, mask
-        return (
-            obs.numpy().copy(),
-            out.rewards.numpy().astype(np.float64),
-            out.terminated.numpy().copy(),
-            out.truncated.numpy().copy(),
-            infos,
-        )
+    def action_masks(self) -> Tensor | None:
+        """(B, V) bool: the tokens that may be written (all but the data's forbidden ids);
+        None when every token may."""
+        if self._allowed is None:
+            return None
+        return self._allowed.expand(self.num_envs, -1).clone()
 
-    def action_masks(self) -> np.ndarray:
-        """(B, V) bool: tokens each row may write."""
-        return self.core.action_masks().numpy()
+    def step(self, actions: Tensor, skip: Tensor | None = None) -> StepOutput:
+        """Write one token in every row that has not ended; the scheme gives the rewards.
+
+        Rows that have already ended (and were not reset), and rows in ``skip`` (B,) bool,
+        are left as they are: their action is ignored and their reward is 0.
+        """
+        actions = self.check_actions(torch.as_tensor(actions))
+        active = ~self.done if skip is None else ~self.done & ~skip
+        rows = active.nonzero().squeeze(1)
+        pos = self.lengths[rows]
+        self.tokens[rows, pos] = actions[rows]
+        self.lengths[rows] += 1
+        hit_eos = torch.zeros_like(active)
+        if self.eos_id is not None:
+            hit_eos[rows] = actions[rows] == self.eos_id
+        at_limit = active & (self.lengths >= self.max_len)
+        ended = active & (hit_eos | at_limit)
+        terminated = ended & (hit_eos | (at_limit & self.fixed_length))
+        truncated = ended & ~terminated
+        info = StepInfo(self.tokens, actions, active, ended, self.lengths)
+        rewards = self.reward_scheme.rewards(info)
+        finished = torch.full_like(self.tokens, self.pad_id)
+        finished[ended] = self.tokens[ended]
+        self.done |= ended
+        return StepOutput(rewards, terminated, truncated, finished)
+
+    def episode_info(self, row: int, finished: Tensor) -> dict[str, Any]:
+        """``sequence`` (the token ids) and, where the data have a vocabulary, ``text``."""
+        info: dict[str, Any] = {"sequence": finished.numpy().copy()}
+        text = self.decode(finished)
+        if text is not None:
+            info["text"] = text
+        return info
+
+    def render_row(self, row: int) -> str:
+        n = int(self.lengths[row])
+        written = self.tokens[row, :n]
+        text = self.decode(written)
+        return text if text is not None else " ".join(str(int(i)) for i in written)
+
+    def decode(self, ids: Tensor) -> str | None:
+        """The text of one finished sequence, when the data have a vocabulary."""
+        if self.data.vocab is None:
+            return None
+        return self.data.decode(ids)
+
+
+TextGenerationEnv, TextGenerationVectorEnv = env_forms(
+    "TextGeneration",
+    TextGenerationCore,
+    "Write one sequence token by token; a live discriminator gives the reward.\n" + _DOC,
+    __name__,
+)

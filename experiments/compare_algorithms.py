@@ -114,7 +114,7 @@ def run_config(spec: dict[str, Any], algorithm: str | None, seed: int, overrides
 
     data = read_yaml(spec["base"])
     if algorithm is None:
-        data = deep_merge(data, {"adversarial": {"epochs": 0}})
+        data = deep_merge(data, {"adversarial": {"rounds": 0}})
         data["name"] = f"{spec.get('name', 'compare')}-mle"
     else:
         data = deep_merge(data, spec.get("config") or {})
@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg = run_config(spec, name, seed, [*init_overrides, *args.set])
             settings[name] = (
                 f"{label}: `{cfg.algorithm.name}` {json.dumps(dict(cfg.algorithm.kwargs))}, "
-                f"learning rate {cfg.adversarial.lr:g}, reward mode `{cfg.env.mode}`"
+                f"learning rate {cfg.adversarial.lr:g}, reward scheme `{cfg.env.reward_scheme.name if cfg.env.reward_scheme else cfg.env.name}`"
             )
             path = out / "runs" / f"{name}-seed{seed}"
             log.info("== %s, seed %d -> %s", label, seed, path)

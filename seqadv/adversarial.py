@@ -2,16 +2,22 @@
 
 Phases, in order, each resumable from its last checkpoint:
 
-1. ``mle``: maximum-likelihood pretraining of the generator (``pretrain.epochs``).
+1. ``mle``: maximum-likelihood pretraining of the policy (``pretrain.epochs``).
 2. ``dis_pretrain``: discriminator pretraining on fresh negatives (when there is an
    adversarial phase).
-3. ``adversarial``: rounds of generator updates by the configured learner, rollout-policy
-   sync, fresh negatives and discriminator training.
+3. ``adversarial``: rounds of learner steps, each followed by the round callbacks
+   (:mod:`seqadv.algorithms.callbacks`): MLE interleave, rollout-policy sync, fresh
+   negatives and discriminator training, then evaluation, budget and checkpoint.
 
-Evaluation (NLL-oracle and NLL-test; BLEU and Self-BLEU on corpora) runs every
-``eval.every_epochs`` MLE epochs and ``eval.every_rounds`` rounds and at the end of each
-phase; every evaluation is a line of ``metrics.jsonl``. Checkpoints hold every model,
-optimizer and random-generator state, so a stopped run resumes to the same result.
+Every part is built by name from a registry, never from a concrete class: the data
+(DATA_SOURCES), the policy (GENERATORS), the discriminator (DISCRIMINATORS), the environment
+(ENVIRONMENTS, with its REWARD_SCHEMES scheme and REWARDS reward), the learner (ALGORITHMS)
+and the evaluation (METRICS). A recipe is a config over them.
+
+Evaluation runs every ``eval.every_epochs`` MLE epochs and ``eval.every_rounds`` rounds and
+at the end of each phase; every evaluation is a line of ``metrics.jsonl``. Checkpoints hold
+every model, optimizer and random-generator state, so a stopped run resumes to the same
+result.
 """
 
 from __future__ import annotations
@@ -25,11 +31,18 @@ from typing import Any
 import torch
 
 from seqadv.algorithms import ALGORITHMS
-from seqadv.algorithms.base import blend_parameters_
+from seqadv.algorithms.callbacks import (
+    DiscriminatorStep,
+    MLEInterleave,
+    RolloutSync,
+    Round,
+    RoundCallback,
+)
 from seqadv.algorithms.mle import MLELearner
 from seqadv.config import ExperimentConfig, config_from_dict, config_to_dict, dump_config
-from seqadv.errors import CheckpointError
-from seqadv.experiment import TextData, build_data, build_generator, evaluate_generator
+from seqadv.errors import CheckpointError, ConfigError, SeqadvError
+from seqadv.evaluation import evaluate_policy
+from seqadv.experiment import TextData, build_data, build_generator
 from seqadv.runs import RunDir, derive_seed, draw_seed, load_checkpoint, save_checkpoint, versions
 
 __all__ = ["AdversarialTrainer"]
@@ -53,6 +66,7 @@ class AdversarialTrainer:
         base_dir: Path | None = None,
         command: list[str] | None = None,
     ) -> None:
+        check_names(cfg)
         _resolve_paths(cfg, base_dir)
         self.command = command
         if cfg.seed is None:
@@ -62,9 +76,9 @@ class AdversarialTrainer:
         self.seed: int = cfg.seed
         self.run = run
         torch.set_num_threads(cfg.threads)
-        self.data: TextData = build_data(cfg.data, base_dir)
+        self.data: TextData = _named("data.source", lambda: build_data(cfg.data, base_dir))
         log.info("data: %s", self.data.description)
-        self.generator = build_generator(cfg, self.data, self.seed)
+        self.generator = _named("generator", lambda: build_generator(cfg, self.data, self.seed))
         if cfg.pretrain.init_checkpoint:
             self._load_initial_generator(cfg.pretrain.init_checkpoint, base_dir)
         self.mle = MLELearner(
@@ -86,7 +100,9 @@ class AdversarialTrainer:
             "mle_train_s": 0.0,
             "adversarial_train_s": 0.0,
         }
-        self.adversarial = cfg.adversarial.epochs > 0
+        self.rollout_policy: Any = None
+        self.round_callbacks: list[RoundCallback | Any] = []
+        self.adversarial = cfg.adversarial.rounds > 0
         if self.adversarial:
             self._build_adversarial()
         self.records: list[dict[str, Any]] = []
@@ -99,11 +115,8 @@ class AdversarialTrainer:
         from seqadv.experiment import resolve_path
 
         ckpt = load_checkpoint(resolve_path(path, base_dir) or path)
-        spec = {
-            **self.generator.spec.__dict__,
-            "forbidden_ids": list(self.generator.spec.forbidden_ids),
-        }
-        if dict(ckpt["generator_spec"]) != spec:
+        spec = _policy_spec(self.generator)
+        if dict(ckpt.get("generator_spec") or {}) != spec:
             raise CheckpointError(
                 f"{ckpt['path']}: its generator {ckpt['generator_spec']} does not fit this "
                 f"experiment's {spec} (pretrain.init_checkpoint)"
@@ -112,43 +125,104 @@ class AdversarialTrainer:
         log.info("generator initialized from %s", ckpt["path"])
 
     def _build_adversarial(self) -> None:
-        """The discriminator, the rollout policy, the environment and the learner."""
-        from seqadv.envs.text_generation import TextGenerationVectorEnv
-        from seqadv.models.discriminator import default_optimizer, make_discriminator
+        """The discriminator, the rollout policy, the environment, the learner, the callbacks."""
+        from seqadv.algorithms.discriminator import default_optimizer
+        from seqadv.envs import ENVIRONMENTS
+        from seqadv.models.discriminator import make_discriminator
+        from seqadv.rewards.schemes import REWARD_SCHEMES
 
         cfg = self.cfg
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(self.seed, "discriminator-init"))
-            self.discriminator = make_discriminator(
-                cfg.discriminator.name,
-                vocab_size=self.data.vocab_size,
-                max_len=self.data.max_len,
-                pad_id=self.data.pad_id if self.data.eos_id is not None else None,
-                **cfg.discriminator.kwargs,
+            self.discriminator = _named(
+                "discriminator",
+                lambda: make_discriminator(
+                    cfg.discriminator.name,
+                    vocab_size=self.data.vocab_size,
+                    max_len=self.data.max_len,
+                    pad_id=self.data.discriminator_pad_id,
+                    **cfg.discriminator.kwargs,
+                ),
             )
         self.dis_optimizer = default_optimizer(self.discriminator, lr=cfg.discriminator.lr)
-        self.rollout_policy = copy.deepcopy(self.generator).requires_grad_(False)
-        self.env = TextGenerationVectorEnv(
-            cfg.env.batch_size,
-            data=self.data,
-            discriminator=self.discriminator,
-            reward=_component(cfg.env.reward),
-            reward_mode=cfg.env.mode,
-            rollout_policy=self.rollout_policy,
-            n_rollouts=cfg.env.n_rollouts,
-            autoreset_mode="disabled",
+        entry = _named("env.name", lambda: ENVIRONMENTS.entry(cfg.env.name))
+        env_kwargs = {**entry.meta.get("kwargs", {}), **cfg.env.kwargs}
+        registered = _as_component(env_kwargs.get("reward_scheme", "terminal"))
+        if cfg.env.reward_scheme is not None:  # a name without one: the id's, with these kwargs
+            given = _component(cfg.env.reward_scheme)
+            env_kwargs["reward_scheme"] = {
+                "name": given["name"] or registered["name"],
+                "kwargs": given["kwargs"]
+                if given["name"] and given["name"] != registered["name"]
+                else {**registered["kwargs"], **given["kwargs"]},
+            }
+        scheme_name = _as_component(env_kwargs.get("reward_scheme", "terminal"))["name"]
+        scheme_class = _named("env.reward_scheme", lambda: REWARD_SCHEMES.get(scheme_name))
+        if "rollout_policy" in getattr(scheme_class, "needs", ()):
+            self.rollout_policy = copy.deepcopy(self.generator).requires_grad_(False)
+        self.env = _named(
+            "env",
+            lambda: entry.load()(
+                num_envs=cfg.env.num_envs,
+                data=self.data,
+                discriminator=self.discriminator,
+                reward=_component(cfg.env.reward),
+                rollout_policy=self.rollout_policy,
+                autoreset_mode="disabled",
+                **env_kwargs,
+            ),
         )
         kwargs = dict(cfg.algorithm.kwargs)
         kwargs.setdefault("lr", cfg.adversarial.lr)
         kwargs.setdefault("grad_clip", cfg.adversarial.grad_clip)
         kwargs.setdefault("seed", derive_seed(self.seed, "learner"))
         self.learner = ALGORITHMS.make(cfg.algorithm.name, policy=self.generator, **kwargs)
+        dis = cfg.discriminator
+        self.dis_step = DiscriminatorStep(
+            self.discriminator,
+            self.dis_optimizer,
+            self.generator,
+            self.data.train,
+            rounds=cfg.adversarial.discriminator_rounds,
+            epochs=cfg.adversarial.discriminator_epochs,
+            batch_size=dis.batch_size,
+            n_negatives=dis.n_negatives,
+            n_real=dis.n_real,
+            pad_id=self.data.discriminator_pad_id,
+            negatives_rng=self.rngs["negatives"],
+            train_rng=self.rngs["discriminator"],
+            eval_metrics=False,
+        )
+        adv = cfg.adversarial
+        if adv.mle_steps:
+            self.round_callbacks.append(
+                MLEInterleave(
+                    self.mle,
+                    self.data.train,
+                    adv.mle_steps,
+                    cfg.pretrain.batch_size,
+                    self.rngs["mle-order"],
+                )
+            )
+        if self.rollout_policy is not None:
+            self.round_callbacks.append(
+                RolloutSync(self.rollout_policy, self.generator, adv.rollout_update_rate)
+            )
+        self.round_callbacks += [
+            self.dis_step,
+            self._round_timing,
+            self._budget,
+            self._round_log,
+            self._round_evaluation,
+            self._round_checkpoint,
+        ]
 
     def sync_rollout_policy(self) -> None:
         """rollout <- rate * rollout + (1 - rate) * generator (SeqGAN's lagged copy, rate 0.8)."""
-        blend_parameters_(
-            self.rollout_policy, self.generator, self.cfg.adversarial.rollout_update_rate
-        )
+        if self.rollout_policy is not None:
+            RolloutSync(
+                self.rollout_policy, self.generator, self.cfg.adversarial.rollout_update_rate
+            )()
 
     # -- run files ----------------------------------------------------------------------------
     def _write_run_files(self) -> None:
@@ -178,10 +252,8 @@ class AdversarialTrainer:
             "state": dict(self.state),
             "n_records": len(self.records),
             "evaluations": self.evaluations,
-            "generator_spec": {
-                **self.generator.spec.__dict__,
-                "forbidden_ids": list(self.generator.spec.forbidden_ids),
-            },
+            "generator_name": self.cfg.generator.name,
+            "generator_spec": _policy_spec(self.generator),
             "generator": self.generator.state_dict(),
             "mle": self.mle.state_dict(),
             "rngs": {k: g.get_state() for k, g in self.rngs.items()},
@@ -196,7 +268,9 @@ class AdversarialTrainer:
         return {
             "discriminator": self.discriminator.state_dict(),
             "dis_optimizer": self.dis_optimizer.state_dict(),
-            "rollout_policy": self.rollout_policy.state_dict(),
+            "rollout_policy": (
+                self.rollout_policy.state_dict() if self.rollout_policy is not None else None
+            ),
             "learner": self.learner.state_dict(),
         }
 
@@ -224,7 +298,8 @@ class AdversarialTrainer:
         if self.adversarial and adv is not None:
             self.discriminator.load_state_dict(adv["discriminator"])
             self.dis_optimizer.load_state_dict(adv["dis_optimizer"])
-            self.rollout_policy.load_state_dict(adv["rollout_policy"])
+            if self.rollout_policy is not None:
+                self.rollout_policy.load_state_dict(adv["rollout_policy"])
             self.learner.load_state_dict(adv["learner"])
         self.state = {**self.state, **ckpt["state"]}
         self.evaluations = int(ckpt["evaluations"])
@@ -261,7 +336,7 @@ class AdversarialTrainer:
     ) -> dict[str, Any]:
         """Evaluate now, log a record and write samples."""
         start = time.perf_counter()
-        metrics, samples = evaluate_generator(
+        metrics, samples = evaluate_policy(
             self.generator, self.data, self.cfg.eval, self.seed, f"{phase}-{step}"
         )
         eval_s = time.perf_counter() - start
@@ -297,7 +372,8 @@ class AdversarialTrainer:
             self.save()
         if self.state["phase"] == "dis_pretrain":
             self._pretrain_discriminator()
-            self.rollout_policy.load_state_dict(self.generator.state_dict())
+            if self.rollout_policy is not None:
+                self.rollout_policy.load_state_dict(self.generator.state_dict())
             self.state["phase"] = "adversarial"
             self.save()
         if self.state["phase"] == "adversarial":
@@ -342,36 +418,9 @@ class AdversarialTrainer:
             if over:
                 break
 
-    def _negatives(self, n: int) -> torch.Tensor:
-        self.generator.eval()
-        return self.generator.sample(n, generator=self.rngs["negatives"])
-
     def _train_discriminator(self, epochs: int) -> dict[str, Any]:
         """One round: fresh negatives, then ``epochs`` epochs (times in ``time/...``)."""
-        from seqadv.models.discriminator import train_discriminator
-
-        cfg = self.cfg.discriminator
-        start = time.perf_counter()
-        fake = self._negatives(cfg.n_negatives)
-        sampled = time.perf_counter()
-        real = self.data.train
-        if cfg.n_real is not None and cfg.n_real < real.shape[0]:
-            pick = torch.randperm(real.shape[0], generator=self.rngs["discriminator"])
-            real = real[pick[: cfg.n_real]]
-        stats = train_discriminator(
-            self.discriminator,
-            real,
-            fake,
-            epochs=epochs,
-            batch_size=cfg.batch_size,
-            optimizer=self.dis_optimizer,
-            generator=self.rngs["discriminator"],
-            pad_id=self.data.pad_id if self.data.eos_id is not None else None,
-            eval_metrics=False,
-        )
-        stats["time/negatives_s"] = sampled - start
-        stats["time/dis_train_s"] = time.perf_counter() - sampled
-        return stats
+        return self.dis_step.train_round(epochs)
 
     def _pretrain_discriminator(self) -> None:
         from seqadv.runs import progress
@@ -399,65 +448,65 @@ class AdversarialTrainer:
     def _adversarial_rounds(self) -> None:
         from seqadv.runs import progress
 
-        cfg = self.cfg
-        adv = cfg.adversarial
-        offset = float(cfg.pretrain.epochs)
+        adv = self.cfg.adversarial
         if self.state["round"] == 0 and not any(
             r.get("phase") == "adversarial" for r in self.records
         ):
-            self.evaluate("adversarial", 0, offset)
-        remaining = range(self.state["round"] + 1, adv.epochs + 1)
-        for rnd in progress(
-            remaining, total=len(remaining), desc="adversarial epochs", log_lines=False
+            self.evaluate("adversarial", 0, float(self.cfg.pretrain.epochs))
+        remaining = range(self.state["round"] + 1, adv.rounds + 1)
+        for number in progress(
+            remaining, total=len(remaining), desc="adversarial rounds", log_lines=False
         ):
-            start = time.perf_counter()
-            stats = dict(self.learner.learn(self.env, adv.generator_steps))
-            gen_s = time.perf_counter() - start
-            if adv.mle_steps:
-                batch_size = cfg.pretrain.batch_size
-                for _ in range(adv.mle_steps):
-                    idx = torch.randint(
-                        0, self.data.train.shape[0], (batch_size,), generator=self.rngs["mle-order"]
-                    )
-                    stats["gen/mle_loss"] = self.mle.step(self.data.train[idx])
-            self.sync_rollout_policy()
-            dis_start = time.perf_counter()
-            negatives_s = dis_train_s = 0.0
-            for _ in range(adv.discriminator_rounds):
-                dstats = self._train_discriminator(adv.discriminator_epochs)
-                negatives_s += dstats.pop("time/negatives_s")
-                dis_train_s += dstats.pop("time/dis_train_s")
-                stats.update(dstats)
-            stats["time/generator_s"] = gen_s
-            stats["time/rollouts_s"] = float(
-                self.env.core.timers.get("rollout/sample", 0.0)
-            ) + float(self.env.core.timers.get("discriminator", 0.0))
-            self.env.core.timers.clear()
-            stats["time/negatives_s"] = negatives_s
-            stats["time/dis_train_s"] = dis_train_s
-            stats["time/discriminator_s"] = time.perf_counter() - dis_start
-            self.state["round"] = rnd
-            self.state["adversarial_train_s"] += time.perf_counter() - start
-            stats["time/adversarial_train_s"] = self.state["adversarial_train_s"]
-            over = _over_budget(self.state["adversarial_train_s"], adv.budget_minutes)
-            log.info(
-                "adversarial epoch %d/%d: reward %.4f, D acc real %.3f fake %.3f (generator %.1fs, discriminator %.1fs)",
-                rnd,
-                adv.epochs,
-                stats.get("reward/mean", float("nan")),
-                stats.get("dis/acc_real", float("nan")),
-                stats.get("dis/acc_fake", float("nan")),
-                gen_s,
-                stats["time/discriminator_s"],
-            )
-            if rnd % cfg.eval.every_rounds == 0 or rnd == adv.epochs or over:
-                self.evaluate("adversarial", rnd, offset + rnd, stats)
-            self.save()
-            if over:
-                log.info(
-                    "adversarial: training-time budget of %.1f min reached", adv.budget_minutes
-                )
+            rnd = Round(number)
+            rnd.stats.update(self.learner.learn(self.env, adv.generator_steps))
+            rnd.stats["time/generator_s"] = time.perf_counter() - rnd.start
+            for callback in self.round_callbacks:
+                callback(rnd)
+            if rnd.stop:
                 break
+
+    # -- the trainer's own round callbacks (after the shared ones) --------------------------
+    def _round_timing(self, rnd: Round) -> None:
+        timers = getattr(self.env, "timers", None) or {}
+        rnd.stats["time/rollouts_s"] = float(timers.get("rollout/sample", 0.0)) + float(
+            timers.get("discriminator", 0.0)
+        )
+        if hasattr(timers, "clear"):
+            timers.clear()
+        self.state["round"] = rnd.number
+        self.state["adversarial_train_s"] += time.perf_counter() - rnd.start
+        rnd.stats["time/adversarial_train_s"] = self.state["adversarial_train_s"]
+
+    def _budget(self, rnd: Round) -> None:
+        budget = self.cfg.adversarial.budget_minutes
+        rnd.stop = _over_budget(self.state["adversarial_train_s"], budget)
+
+    def _round_log(self, rnd: Round) -> None:
+        stats = rnd.stats
+        log.info(
+            "adversarial round %d/%d: reward %.4f, D acc real %.3f fake %.3f (generator %.1fs, discriminator %.1fs)",
+            rnd.number,
+            self.cfg.adversarial.rounds,
+            stats.get("reward/mean", float("nan")),
+            stats.get("dis/acc_real", float("nan")),
+            stats.get("dis/acc_fake", float("nan")),
+            stats["time/generator_s"],
+            stats.get("time/discriminator_s", 0.0),
+        )
+
+    def _round_evaluation(self, rnd: Round) -> None:
+        every, last = self.cfg.eval.every_rounds, self.cfg.adversarial.rounds
+        if rnd.number % every == 0 or rnd.number == last or rnd.stop:
+            x = float(self.cfg.pretrain.epochs) + rnd.number
+            self.evaluate("adversarial", rnd.number, x, rnd.stats)
+
+    def _round_checkpoint(self, rnd: Round) -> None:
+        self.save()
+        if rnd.stop:
+            log.info(
+                "adversarial: training-time budget of %.1f min reached",
+                self.cfg.adversarial.budget_minutes,
+            )
 
     # -- the end --------------------------------------------------------------------------------
     def finish(self) -> None:
@@ -486,6 +535,35 @@ class AdversarialTrainer:
             )
 
 
+def check_names(cfg: ExperimentConfig, where: str = "config") -> None:
+    """Fail fast, before anything is built, on a component name no registry knows.
+
+    The message names the config key and lists the known names (and the closest match).
+    """
+    from seqadv.envs import ENVIRONMENTS
+    from seqadv.evaluation import METRICS
+    from seqadv.experiment import DATA_SOURCES
+    from seqadv.models.policy import GENERATORS
+    from seqadv.rewards.schemes import REWARD_SCHEMES
+
+    checks: list[tuple[str, str, Any]] = [
+        ("data.source", cfg.data.source, DATA_SOURCES),
+        ("generator.name", cfg.generator.name, GENERATORS),
+    ]
+    checks += [(f"eval.metrics[{i}]", m, METRICS) for i, m in enumerate(cfg.eval.metrics or [])]
+    if cfg.adversarial.rounds > 0:
+        checks.append(("env.name", cfg.env.name, ENVIRONMENTS))
+        scheme = cfg.env.reward_scheme
+        if scheme is not None and scheme.name:
+            checks.append(("env.reward_scheme.name", scheme.name, REWARD_SCHEMES))
+    for key, name, registry in checks:
+        try:
+            registry.entry(name)
+        except SeqadvError as exc:
+            prefix = "" if where == "config" else f"{where}: "
+            raise ConfigError(f"{prefix}{key}: {exc}") from None
+
+
 def _over_budget(seconds: float, budget_minutes: float | None) -> bool:
     return budget_minutes is not None and seconds >= 60.0 * budget_minutes
 
@@ -505,6 +583,34 @@ def _resolve_paths(cfg: ExperimentConfig, base_dir: Path | None) -> None:
     cfg.data.train_path = fix(cfg.data.train_path)
     cfg.data.test_path = fix(cfg.data.test_path)
     cfg.pretrain.init_checkpoint = fix(cfg.pretrain.init_checkpoint)
+
+
+def _named(key: str, build: Any) -> Any:
+    """``build()``, with a seqadv error re-raised as a ConfigError naming the config key."""
+    try:
+        return build()
+    except ConfigError as exc:
+        if str(exc).startswith(key):
+            raise
+        raise ConfigError(f"{key}: {exc}") from exc
+    except SeqadvError as exc:
+        raise ConfigError(f"{key}: {exc}") from exc
+
+
+def _policy_spec(policy: Any) -> dict[str, Any] | None:
+    """The plain-data spec a policy is rebuilt from (``policy.spec``), when it has one."""
+    spec = getattr(policy, "spec", None)
+    if spec is None:
+        return None
+    fields = dict(spec.__dict__) if hasattr(spec, "__dict__") else dict(spec)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
+
+
+def _as_component(spec: Any) -> dict[str, Any]:
+    """A name or ``{name, kwargs}`` as ``{name, kwargs}``."""
+    if isinstance(spec, dict):
+        return {"name": spec.get("name", ""), "kwargs": dict(spec.get("kwargs") or {})}
+    return {"name": spec, "kwargs": {}}
 
 
 def _component(spec: Any) -> Any:

@@ -172,7 +172,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
     from seqadv.config import apply_overrides, config_from_dict
-    from seqadv.experiment import build_data, evaluate_generator
+    from seqadv.evaluation import evaluate_policy
+    from seqadv.experiment import build_data
 
     torch.set_num_threads(args.threads)
     ckpt, gen, _ = _load_generator(args.checkpoint)
@@ -182,7 +183,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.n_samples:
         cfg.eval.n_samples = args.n_samples
     data = build_data(cfg.data)
-    metrics, _ = evaluate_generator(gen, data, cfg.eval, args.seed, "cli-eval")
+    metrics, _ = evaluate_policy(gen, data, cfg.eval, args.seed, "cli-eval")
     result = {
         "checkpoint": ckpt["path"],
         "seed": args.seed,
@@ -322,7 +323,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 # -- bleu -------------------------------------------------------------------------------------
 def cmd_bleu(args: argparse.Namespace) -> int:
-    from seqadv.metrics import bleu_cli
+    from seqadv import bleu_command as bleu_cli
 
     return bleu_cli.run(args)
 
@@ -379,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bleu", help="Texygen-protocol BLEU / Self-BLEU of a text file")
     try:
-        from seqadv.metrics import bleu_cli
+        from seqadv import bleu_command as bleu_cli
 
         bleu_cli.add_arguments(p)
     except ImportError:  # pragma: no cover

@@ -3,8 +3,12 @@
 A config file is a mapping whose keys are the fields below; nested sections are nested
 mappings. Unknown keys are errors that name the key and list the valid ones. Values are
 type-checked. ``--set a.b=value`` overrides (``value`` is parsed as YAML) are applied before
-checking. Components (rewards, algorithms, discriminators) are ``{name, kwargs}`` resolved
-through their registries when the run is built.
+checking. Components (data sources, generators, discriminators, environments, reward
+schemes, rewards, algorithms, metrics) are named by registry name or dotted path, with
+``{name, kwargs}`` where they take arguments (a bare string is read as ``{name: string}``),
+and are resolved through their registries when the run is built. Keys renamed since the
+previous version still work for one version, with a warning that names the new key (see
+:data:`DEPRECATED_KEYS`).
 
 Example:
     >>> cfg = config_from_dict({"name": "demo", "pretrain": {"epochs": 3}})
@@ -14,10 +18,13 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import logging
 import os
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +48,10 @@ __all__ = [
     "config_to_dict",
     "apply_overrides",
     "dump_config",
+    "DEPRECATED_KEYS",
 ]
+
+log = logging.getLogger("seqadv")
 
 
 @dataclass
@@ -54,9 +64,9 @@ class ComponentConfig:
 
 @dataclass
 class DataConfig:
-    """Where the real data come from: the synthetic oracle or a text corpus."""
+    """Where the real data come from: the synthetic oracle, a text corpus or another source."""
 
-    source: str = "oracle"  # "oracle" or "corpus"
+    source: str = "oracle"  # DATA_SOURCES registry name: oracle, corpus, or a recipe's own
     oracle_path: str | None = (
         None  # oracle .npz (e.g. ../shared/data/seqgan_oracle.npz); None: seeded
     )
@@ -78,17 +88,17 @@ class DataConfig:
     max_sentences: int | None = (
         None  # corpus: read at most this many lines of each file (tiny runs)
     )
+    kwargs: dict[str, Any] = field(default_factory=dict)  # passed to the data source factory
 
 
 @dataclass
 class GeneratorConfig:
-    """The LSTM generator."""
+    """The policy: a GENERATORS registry name and its kwargs."""
 
-    embed_dim: int = 32  # token embedding size
-    hidden_dim: int = 32  # LSTM state size
-    init_std: float | None = (
-        0.1  # N(0, init_std^2) for every parameter (SeqGAN); None: torch default
-    )
+    name: str = "lstm"  # GENERATORS registry name or dotted path (lstm: SeqGAN's generator)
+    kwargs: dict[str, Any] = field(
+        default_factory=dict
+    )  # lstm: embed_dim (32), hidden_dim (32), init_std (0.1; None: torch default)
 
 
 @dataclass
@@ -125,19 +135,22 @@ class DiscriminatorConfig:
 
 @dataclass
 class EnvConfig:
-    """The text-generation environment the RL learner acts in."""
+    """The environment the RL learner acts in."""
 
+    name: str = "seqadv/TextGenerationMC-v0"  # ENVIRONMENTS id (seqadv list envs)
     reward: ComponentConfig = field(default_factory=lambda: ComponentConfig("prob"))  # REWARDS
-    mode: str = "mc_rollout"  # terminal | mc_rollout | mc_rollout_shaped | per_token
-    n_rollouts: int = 16  # Monte-Carlo rollouts per step (SeqGAN: 16)
-    batch_size: int = 64  # sequences generated together (one env batch)
+    reward_scheme: ComponentConfig | None = (
+        None  # REWARD_SCHEMES: terminal | mc_rollout | mc_rollout_shaped | per_token; None: the id's
+    )
+    num_envs: int = 64  # parallel episodes per learner update (one env batch)
+    kwargs: dict[str, Any] = field(default_factory=dict)  # the environment's other arguments
 
 
 @dataclass
 class AdversarialConfig:
     """The adversarial phase: rounds of generator updates and discriminator training."""
 
-    epochs: int = 0  # adversarial rounds; 0 runs MLE only
+    rounds: int = 0  # adversarial rounds; 0 runs MLE only
     generator_steps: int = 1  # learner updates per round (SeqGAN: 1)
     discriminator_rounds: int = (
         5  # discriminator rounds per epoch, each on fresh negatives (SeqGAN: 5)
@@ -165,6 +178,9 @@ class EvalConfig:
     self_bleu: bool = True  # corpus: also Self-BLEU of the samples
     n_self_bleu: int | None = 1000  # corpus: samples used for Self-BLEU (None: all)
     n_print: int = 3  # samples shown in the log at each evaluation
+    metrics: list[str] | None = (
+        None  # METRICS names; None: nll_oracle, nll_test, bleu, self_bleu (where they apply)
+    )
 
 
 @dataclass
@@ -212,6 +228,8 @@ def _convert(value: Any, tp: Any, key: str, where: str) -> Any:
             except ConfigError as exc:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"{where}: bad value for {key}")
+    if tp is ComponentConfig and isinstance(value, str):
+        return ComponentConfig(name=value)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: {key} must be a mapping, got {type(value).__name__}")
@@ -278,6 +296,7 @@ def config_from_dict(data: dict[str, Any] | None, where: str = "config") -> Expe
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: the top level must be a mapping, got {type(data).__name__}")
+    data = migrate_keys(data, where)
     cfg = _build(ExperimentConfig, data, "", where)
     validate(cfg, where)
     return cfg
@@ -295,7 +314,6 @@ def validate(cfg: ExperimentConfig, where: str = "config") -> None:
         if not ok:
             raise ConfigError(f"{where}: {key} {msg}")
 
-    need(cfg.data.source in ("oracle", "corpus"), "data.source", "must be 'oracle' or 'corpus'")
     if cfg.data.source == "corpus":
         need(
             bool(cfg.data.train_path), "data.train_path", "is required when data.source is 'corpus'"
@@ -305,7 +323,7 @@ def validate(cfg: ExperimentConfig, where: str = "config") -> None:
     need(cfg.threads >= 1, "threads", "must be >= 1")
     need(cfg.pretrain.epochs >= 0, "pretrain.epochs", "must be >= 0")
     need(cfg.pretrain.batch_size >= 1, "pretrain.batch_size", "must be >= 1")
-    need(cfg.adversarial.epochs >= 0, "adversarial.epochs", "must be >= 0")
+    need(cfg.adversarial.rounds >= 0, "adversarial.rounds", "must be >= 0")
     need(
         0.0 <= cfg.adversarial.rollout_update_rate <= 1.0,
         "adversarial.rollout_update_rate",
@@ -315,12 +333,94 @@ def validate(cfg: ExperimentConfig, where: str = "config") -> None:
     need(cfg.eval.every_rounds >= 1, "eval.every_rounds", "must be >= 1")
     need(cfg.eval.n_samples >= 1, "eval.n_samples", "must be >= 1")
     need(cfg.eval.temperature > 0, "eval.temperature", "must be > 0")
-    need(cfg.env.n_rollouts >= 1, "env.n_rollouts", "must be >= 1")
-    need(
-        cfg.env.mode in ("terminal", "mc_rollout", "mc_rollout_shaped", "per_token"),
-        "env.mode",
-        "must be one of terminal, mc_rollout, mc_rollout_shaped, per_token",
-    )
+    need(cfg.env.num_envs >= 1, "env.num_envs", "must be >= 1")
+
+
+#: old key -> new key (and how the value moves), kept for one version
+DEPRECATED_KEYS = {
+    "adversarial.epochs": "adversarial.rounds",
+    "env.batch_size": "env.num_envs",
+    "env.mode": "env.reward_scheme",
+    "env.n_rollouts": "env.reward_scheme.kwargs.n_rollouts",
+    "generator.embed_dim": "generator.kwargs.embed_dim",
+    "generator.hidden_dim": "generator.kwargs.hidden_dim",
+    "generator.init_std": "generator.kwargs.init_std",
+}
+
+_ROLLOUT_SCHEMES = ("mc_rollout", "mc_rollout_shaped")
+
+#: ``--set`` keys of the previous version -> the key they now set
+_OVERRIDE_RENAMES = {
+    **{k: v for k, v in DEPRECATED_KEYS.items() if k != "env.mode"},
+    "env.mode": "env.reward_scheme.name",
+}
+
+
+def _deprecated(where: str, old: str, new: str, value: Any) -> None:
+    verb = "are" if " and " in old else "is"
+    message = f"{where}: {old} {verb} deprecated and will be removed; use {new} (read as {new}: {value!r})"
+    warnings.warn(message, DeprecationWarning, stacklevel=4)
+    log.warning("%s", message)
+
+
+def migrate_keys(data: dict[str, Any], where: str = "config") -> dict[str, Any]:
+    """A copy of ``data`` with the previous version's keys moved to their new names.
+
+    Raises:
+        ConfigError: an old key and its new key are both given.
+    """
+    data = copy.deepcopy(data)
+
+    def section(name: str) -> dict[str, Any] | None:
+        value = data.get(name)
+        return value if isinstance(value, dict) else None
+
+    def move(sec: dict[str, Any], old: str, new: str, full_old: str, full_new: str) -> None:
+        if old not in sec:
+            return
+        if new in sec:
+            raise ConfigError(f"{where}: give {full_new} or the deprecated {full_old}, not both")
+        sec[new] = sec.pop(old)
+        _deprecated(where, full_old, full_new, sec[new])
+
+    adv = section("adversarial")
+    if adv is not None:
+        move(adv, "epochs", "rounds", "adversarial.epochs", "adversarial.rounds")
+    env = section("env")
+    if env is not None:
+        move(env, "batch_size", "num_envs", "env.batch_size", "env.num_envs")
+        mode = env.pop("mode", None)
+        n_rollouts = env.pop("n_rollouts", None)
+        if mode is not None or n_rollouts is not None:
+            if "reward_scheme" in env:
+                raise ConfigError(
+                    f"{where}: give env.reward_scheme or the deprecated env.mode / "
+                    "env.n_rollouts, not both"
+                )
+            name = "mc_rollout" if mode is None else mode
+            scheme: dict[str, Any] = {"name": name}
+            if n_rollouts is not None and name in _ROLLOUT_SCHEMES:
+                scheme["kwargs"] = {"n_rollouts": n_rollouts}
+            env["reward_scheme"] = scheme
+            old = " and ".join(
+                k for k, v in (("env.mode", mode), ("env.n_rollouts", n_rollouts)) if v is not None
+            )
+            _deprecated(where, old, "env.reward_scheme", scheme)
+    gen = section("generator")
+    if gen is not None:
+        moved = {k: gen.pop(k) for k in ("embed_dim", "hidden_dim", "init_std") if k in gen}
+        if moved:
+            kwargs = gen.setdefault("kwargs", {})
+            clash = [k for k in moved if isinstance(kwargs, dict) and k in kwargs]
+            if clash or not isinstance(kwargs, dict):
+                raise ConfigError(
+                    f"{where}: give generator.kwargs.{clash[0] if clash else '...'} or the "
+                    "deprecated generator.<key>, not both"
+                )
+            kwargs.update(moved)
+            for key, value in moved.items():
+                _deprecated(where, f"generator.{key}", f"generator.kwargs.{key}", value)
+    return data
 
 
 # -- files and overrides ---------------------------------------------------------------------
@@ -333,6 +433,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         key = key.strip()
         if not key:
             raise ConfigError(f"--set {item!r}: empty key")
+        if key in _OVERRIDE_RENAMES:
+            new = _OVERRIDE_RENAMES[key]
+            _deprecated("--set", key, new, raw.strip())
+            key = new
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as exc:
@@ -343,6 +447,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             child = node.get(part)
             if child is None:
                 child = node[part] = {}
+            elif isinstance(child, str) and parts[-1] in ("name", "kwargs") or (
+                isinstance(child, str) and part in ("reward", "reward_scheme", "algorithm")
+            ):
+                child = node[part] = {"name": child}  # a component given by name only
             if not isinstance(child, dict):
                 raise ConfigError(f"--set {item!r}: {part!r} is not a section")
             node = child

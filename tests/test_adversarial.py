@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from seqadv.adversarial import AdversarialTrainer
+from seqadv.algorithms.callbacks import DiscriminatorStep
 from seqadv.config import load_config
+from seqadv.errors import ConfigError
 from seqadv.runs import RunDir
 
 PRESET = Path(__file__).resolve().parents[1] / "experiments" / "seqgan_oracle_tiny.yaml"
@@ -26,7 +28,7 @@ def eval_values(run_dir: Path) -> list[dict]:
 
 
 def test_training_moves_generator_and_discriminator():
-    trainer = AdversarialTrainer(tiny(["pretrain.epochs=1", "adversarial.epochs=2"]))
+    trainer = AdversarialTrainer(tiny(["pretrain.epochs=1", "adversarial.rounds=2"]))
     trainer._pretrain_generator()
     gen_before = copy.deepcopy(trainer.generator.state_dict())
     dis_before = copy.deepcopy(trainer.discriminator.state_dict())
@@ -72,19 +74,19 @@ def test_stop_and_resume_gives_the_same_result(tmp_path, monkeypatch, stop_in):
     resumed = tmp_path / "resumed"
     t2 = AdversarialTrainer(tiny(), run=RunDir(resumed))
     calls = {"n": 0}
-    original = AdversarialTrainer._train_discriminator
+    original = DiscriminatorStep.train_round
 
-    def interrupt(self, epochs):
+    def interrupt(self, epochs=None):
         calls["n"] += 1
-        limit = 2 if stop_in == "dis_pretrain" else 4  # 2 pretraining rounds, then 1 per epoch
+        limit = 2 if stop_in == "dis_pretrain" else 4  # 2 pretraining rounds, then 1 per round
         if calls["n"] == limit:
             raise KeyboardInterrupt
         return original(self, epochs)
 
-    monkeypatch.setattr(AdversarialTrainer, "_train_discriminator", interrupt)
+    monkeypatch.setattr(DiscriminatorStep, "train_round", interrupt)
     with pytest.raises(KeyboardInterrupt):
         t2.fit()
-    monkeypatch.setattr(AdversarialTrainer, "_train_discriminator", original)
+    monkeypatch.setattr(DiscriminatorStep, "train_round", original)
     t3 = AdversarialTrainer.resume(resumed)
     t3.fit()
     assert eval_values(straight) == eval_values(resumed)
@@ -95,7 +97,7 @@ def test_stop_and_resume_gives_the_same_result(tmp_path, monkeypatch, stop_in):
 
 
 def test_training_time_budget_stops_the_adversarial_phase(tmp_path):
-    cfg = tiny(["adversarial.epochs=50", "adversarial.budget_minutes=0.0001"])
+    cfg = tiny(["adversarial.rounds=50", "adversarial.budget_minutes=0.0001"])
     trainer = AdversarialTrainer(cfg, run=RunDir(tmp_path / "run"))
     final = trainer.fit()
     assert trainer.state["round"] == 1  # the first round already exceeds 6 ms
@@ -104,7 +106,7 @@ def test_training_time_budget_stops_the_adversarial_phase(tmp_path):
 
 
 def test_time_breakdown_is_recorded():
-    trainer = AdversarialTrainer(tiny(["adversarial.epochs=2", "eval.every_rounds=1"]))
+    trainer = AdversarialTrainer(tiny(["adversarial.rounds=2", "eval.every_rounds=1"]))
     final = trainer.fit()
     for key in ("time/generator_s", "time/rollouts_s", "time/negatives_s", "time/dis_train_s", "time/eval_s"):
         assert final[key] >= 0.0, key
@@ -130,3 +132,19 @@ def test_tiny_coco_preset_reports_bleu_with_its_signature(tmp_path, shared_data)
     assert "nrefs:200" in sig and "nhyps:64" in sig and "tok:nltk" in sig and "case:lc" in sig
     text = (tmp_path / "run" / "samples" / "adversarial-0002.txt").read_text().splitlines()
     assert text and all("<pad>" not in line and "<bos>" not in line for line in text)
+
+
+@pytest.mark.parametrize(
+    ("override", "fragments"),
+    [
+        ("data.source=web", ["data.source", "unknown data source 'web'", "corpus, oracle"]),
+        ("env.reward_scheme=dense", ["env.reward_scheme.name", "unknown reward scheme 'dense'"]),
+        ("env.name=seqadv/TextGen-v0", ["env.name", "Did you mean", "TextGeneration-v0"]),
+        ("generator.name=gru", ["generator.name", "unknown generator 'gru'", "lstm"]),
+    ],
+)
+def test_unknown_component_names_fail_before_anything_is_built(override, fragments):
+    with pytest.raises(ConfigError) as info:
+        AdversarialTrainer(tiny(["adversarial.rounds=1", override]))
+    for fragment in fragments:
+        assert fragment in str(info.value)

@@ -147,7 +147,7 @@ def test_interrupted_train_resumes_to_the_same_result(tmp_path, capsys, monkeypa
         ),
         (
             ["train", str(TINY), "--set", "data.source=web"],
-            ["data.source must be 'oracle' or 'corpus'"],
+            ["data.source: unknown data source 'web'", "corpus, oracle"],
         ),
     ],
 )

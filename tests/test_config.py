@@ -43,7 +43,12 @@ def test_defaults_are_seqgan_settings():
     assert (cfg.data.source, cfg.data.vocab_size, cfg.data.max_len) == ("oracle", 5000, 20)
     assert (cfg.data.n_train, cfg.data.oracle_path) == (10_000, None)
     assert (cfg.pretrain.epochs, cfg.pretrain.batch_size, cfg.pretrain.lr) == (120, 64, 0.01)
-    assert (cfg.generator.embed_dim, cfg.generator.hidden_dim) == (32, 32)
+    assert (cfg.generator.name, cfg.generator.kwargs) == ("lstm", {})  # lstm's defaults: 32, 32
+    assert (cfg.env.name, cfg.env.reward_scheme, cfg.env.num_envs) == (
+        "seqadv/TextGenerationMC-v0",
+        None,
+        64,
+    )
     assert cfg.eval.n_samples == 10_000
     assert config_from_dict(None) == cfg
 
@@ -62,7 +67,7 @@ def test_mle_oracle_preset_has_the_seqgan_protocol():
     assert (cfg.data.vocab_size, cfg.data.max_len, cfg.data.n_train) == (5000, 20, 10_000)
     assert (cfg.pretrain.batch_size, cfg.pretrain.epochs, cfg.pretrain.lr) == (64, 120, 0.01)
     assert cfg.eval.n_samples == 10_000
-    assert cfg.adversarial.epochs == 0
+    assert cfg.adversarial.rounds == 0
     with_path = load_config(
         PRESETS["mle_oracle"], ["data.oracle_path=../shared/data/seqgan_oracle.npz"]
     )
@@ -73,7 +78,7 @@ def test_tiny_preset_is_tiny():
     cfg = load_config(PRESETS["mle_oracle_tiny"])
     assert cfg.seed is not None
     assert 8 <= cfg.data.vocab_size <= 16 and 4 <= cfg.data.max_len <= 8
-    assert cfg.generator.hidden_dim <= 16 and cfg.pretrain.epochs <= 10
+    assert cfg.generator.kwargs["hidden_dim"] <= 16 and cfg.pretrain.epochs <= 10
 
 
 def test_empty_file_gives_defaults(tmp_path):
@@ -123,11 +128,11 @@ def test_unknown_key_in_component_section():
         ({"eval": {"self_bleu": "yes"}}, "eval.self_bleu must be true or false"),
         ({"name": ["a"]}, "name must be a string"),
         ({"algorithm": {"kwargs": [1]}}, "algorithm.kwargs must be a mapping"),
-        ({"data": {"source": "web"}}, "data.source must be 'oracle' or 'corpus'"),
         ({"data": {"source": "corpus"}}, "data.train_path is required"),
         ({"eval": {"temperature": 0}}, "eval.temperature must be > 0"),
         ({"pretrain": {"batch_size": 0}}, "pretrain.batch_size must be >= 1"),
-        ({"env": {"mode": "dense"}}, "env.mode must be one of"),
+        ({"env": {"num_envs": 0}}, "env.num_envs must be >= 1"),
+        ({"env": {"reward_scheme": 3}}, "env.reward_scheme must be a mapping"),
     ],
 )
 def test_bad_values_name_the_key(data, message):
@@ -271,3 +276,57 @@ def test_dump_lists_every_field():
     assert set(dumped) == {f.name for f in dataclasses.fields(ExperimentConfig)}
     assert set(dumped["pretrain"]) == {f.name for f in dataclasses.fields(PretrainConfig)}
     assert {"epochs", "batch_size", "lr", "grad_clip"} <= set(dumped["pretrain"])
+
+
+@pytest.mark.parametrize(
+    ("old", "new_key", "read"),
+    [
+        ({"adversarial": {"epochs": 3}}, "adversarial.rounds", lambda c: c.adversarial.rounds == 3),
+        ({"env": {"batch_size": 8}}, "env.num_envs", lambda c: c.env.num_envs == 8),
+        (
+            {"env": {"mode": "mc_rollout_shaped", "n_rollouts": 4}},
+            "env.reward_scheme",
+            lambda c: (c.env.reward_scheme.name, c.env.reward_scheme.kwargs)
+            == ("mc_rollout_shaped", {"n_rollouts": 4}),
+        ),
+        (
+            {"env": {"mode": "terminal", "n_rollouts": 4}},  # n_rollouts never applied to it
+            "env.reward_scheme",
+            lambda c: (c.env.reward_scheme.name, c.env.reward_scheme.kwargs) == ("terminal", {}),
+        ),
+        (
+            {"generator": {"embed_dim": 8, "init_std": None}},
+            "generator.kwargs.embed_dim",
+            lambda c: c.generator.kwargs == {"embed_dim": 8, "init_std": None},
+        ),
+    ],
+)
+def test_old_keys_work_for_one_version_with_a_warning_naming_the_new_key(old, new_key, read):
+    with pytest.warns(DeprecationWarning, match=re.escape(new_key)):
+        cfg = config_from_dict(old, where="old.yaml")
+    assert read(cfg)
+
+
+def test_old_and_new_key_together_is_an_error():
+    with pytest.raises(ConfigError, match="adversarial.rounds or the deprecated adversarial.epochs"):
+        config_from_dict({"adversarial": {"epochs": 3, "rounds": 2}})
+
+
+def test_old_override_keys_set_the_new_ones():
+    data = {"env": {"reward_scheme": {"name": "mc_rollout", "kwargs": {"n_rollouts": 4}}}}
+    with pytest.warns(DeprecationWarning, match="env.reward_scheme.name"):
+        apply_overrides(data, ["env.mode=mc_rollout_shaped", "adversarial.epochs=2"])
+    cfg = config_from_dict(data)
+    assert (cfg.env.reward_scheme.name, cfg.env.reward_scheme.kwargs) == (
+        "mc_rollout_shaped",
+        {"n_rollouts": 4},
+    )
+    assert cfg.adversarial.rounds == 2
+
+
+def test_a_component_may_be_given_by_name_alone():
+    cfg = config_from_dict({"env": {"reward_scheme": "per_token", "reward": "log_prob"}})
+    assert (cfg.env.reward_scheme.name, cfg.env.reward.name) == ("per_token", "log_prob")
+    data = {"env": {"reward_scheme": "mc_rollout"}}
+    apply_overrides(data, ["env.reward_scheme.kwargs.n_rollouts=2"])
+    assert config_from_dict(data).env.reward_scheme.kwargs == {"n_rollouts": 2}

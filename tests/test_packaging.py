@@ -134,7 +134,7 @@ def test_presets_ship_inside_the_package():
     package_data = _pyproject()["tool"]["setuptools"]["package-data"]["seqadv.presets"]
     assert "*.yaml" in package_data
     cfg = load_config(presets["quickstart"])
-    assert cfg.data.source == "oracle" and cfg.adversarial.epochs > 0  # the default shows a GAN run
+    assert cfg.data.source == "oracle" and cfg.adversarial.rounds > 0  # the default shows a GAN run
 
 
 @pytest.mark.parametrize(

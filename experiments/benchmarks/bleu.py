@@ -11,7 +11,7 @@ seed. Timed, each with the values it produced compared:
    number of hypotheses: every hypothesis is scored independently against all references).
 2. Self-BLEU-4 of the 1,000 hypotheses (nltk again on a subset, extrapolated).
 3. Self-BLEU-2..5 of 10,000 sentences (the reference set), nltk extrapolated from a few.
-4. ``python -m seqadv.metrics.bleu_cli`` end to end on the same data written to text files
+4. ``python -m seqadv.bleu_command`` end to end on the same data written to text files
    (process start-up, reading, nltk tokenization and scoring included).
 
 Usage::
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                 cmd = [
                     sys.executable,
                     "-m",
-                    "seqadv.metrics.bleu_cli",
+                    "seqadv.bleu_command",
                     "--hyp",
                     str(hyp_file),
                     "--ref",
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                 out = json.loads(done.stdout)
                 same = all(out[f"bleu{n}"] == ours[n].score for n in ORDERS)
                 print(
-                    f"CLI end to end (python -m seqadv.metrics.bleu_cli --tokenizer {tokenizer}, "
+                    f"CLI end to end (python -m seqadv.bleu_command --tokenizer {tokenizer}, "
                     f"start-up, reading, tokenizing, BLEU-2..5): {statistics.median(walls):.2f} s; "
                     f"values identical to the library: {same}"
                 )

@@ -38,12 +38,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqadv.algorithms.discriminator import default_optimizer, train_discriminator
 from seqadv.models.discriminator import (
     SEQGAN_FILTER_SIZES,
     SEQGAN_NUM_FILTERS,
     CNNDiscriminator,
-    default_optimizer,
-    train_discriminator,
 )
 from seqadv.runs import cpu_model
 

@@ -96,7 +96,7 @@ def main() -> None:
         data=data,
         discriminator=disc,
         reward="prob",
-        reward_mode="mc_rollout",
+        reward_scheme="mc_rollout",
         rollout_policy=policy,
         n_rollouts=N,
         autoreset_mode="disabled",
@@ -106,7 +106,7 @@ def main() -> None:
         g = torch.Generator().manual_seed(2)
         mc.reset(seed=0)
         mc.core.timers.clear()
-        state = gen.initial_state(B)
+        state = gen.zero_state(B)
         tokens = gen.start_tokens(B)
         rewards = []
         start = time.perf_counter()

@@ -1,42 +1,25 @@
 """REINFORCE: the policy gradient with a discount and an optional baseline.
 
-SeqGAN is ``reinforce`` with ``discount=0`` on the ``mc_rollout`` reward mode: the weight of
-log pi(a_t | s_t) is the step's own reward, a Monte-Carlo estimate of Q(s_t, a_t). With
-``discount=1`` on the ``terminal`` mode it is plain REINFORCE.
+SeqGAN is ``reinforce`` with ``discount=0`` on the ``mc_rollout`` reward scheme: the weight
+of log pi(a_t | s_t) is the step's own reward, a Monte-Carlo estimate of Q(s_t, a_t). With
+``discount=1`` on the ``terminal`` scheme it is plain REINFORCE. The weights come from an
+advantage estimator (:mod:`seqadv.algorithms.advantages`): by default ``discounted`` built
+from ``discount``, ``baseline``, ``ema_decay`` and ``normalize``; ``advantage: {name, kwargs}``
+picks any other (``gae`` with a critic, ``mc_q``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
-from seqadv.algorithms.base import EpisodeBatch, Learner
+from seqadv.algorithms.advantages import DiscountedReturn, discounted_returns, make_estimator
+from seqadv.algorithms.base import Learner
+from seqadv.algorithms.batch import RolloutBatch
 from seqadv.errors import ConfigError
 
 __all__ = ["Reinforce", "discounted_returns"]
-
-
-def discounted_returns(rewards: Tensor, mask: Tensor, discount: float) -> Tensor:
-    """G_t = sum_{k >= t} discount^(k - t) r_k within each episode.
-
-    Args:
-        rewards: (B, T) rewards; mask: (B, T) bool steps taken.
-        discount: gamma in [0, 1]; 0 gives G_t = r_t.
-
-    Returns:
-        (B, T) returns, 0 where the mask is False.
-    """
-    rewards = rewards * mask
-    if discount == 0.0:
-        return rewards
-    out = torch.zeros_like(rewards)
-    running = torch.zeros(rewards.shape[0], dtype=rewards.dtype)
-    for t in range(rewards.shape[1] - 1, -1, -1):
-        running = rewards[:, t] + discount * running
-        out[:, t] = running
-    return out * mask
 
 
 _REDUCTIONS = ("sequence_mean", "token_mean", "sum")
@@ -61,6 +44,8 @@ class Reinforce(Learner):
             over the tokens taken) or ``"sum"`` (sum over the whole batch, as SeqGAN's
             TensorFlow code does; with its gradient clipping at 5.0 this makes nearly every
             update one of norm 5 whatever the scale of the rewards).
+        advantage: an estimator name or ``{name, kwargs}`` of the ADVANTAGES registry,
+            instead of ``discount``, ``baseline``, ``ema_decay`` and ``normalize``.
         lr, grad_clip, seed: see :class:`~seqadv.algorithms.base.Learner` (SeqGAN: Adam
             0.01, clip 5.0).
     """
@@ -73,15 +58,15 @@ class Reinforce(Learner):
         ema_decay: float = 0.9,
         normalize: bool = False,
         reduction: str = "sequence_mean",
+        advantage: Any = None,
         lr: float = 0.01,
         grad_clip: float | None = 5.0,
         seed: int = 0,
     ) -> None:
-        if not 0.0 <= discount <= 1.0:
-            raise ConfigError(f"reinforce: discount must be in [0, 1], got {discount}")
         if baseline not in ("none", "batch_mean", "ema"):
             raise ConfigError(
-                f"reinforce: baseline must be 'none', 'batch_mean' or 'ema', got {baseline!r}"
+                f"reinforce: baseline must be 'none', 'batch_mean' or 'ema', got {baseline!r} "
+                "(a critic baseline needs a learner with a critic)"
             )
         if reduction not in _REDUCTIONS:
             raise ConfigError(
@@ -90,36 +75,29 @@ class Reinforce(Learner):
             )
         super().__init__(policy, lr=lr, grad_clip=grad_clip, seed=seed)
         self.reduction = reduction
-        self.discount = float(discount)
-        self.baseline = baseline
-        self.ema_decay = ema_decay
-        self.normalize = normalize
-        self._ema: Tensor | None = None
-
-    def advantages(self, batch: EpisodeBatch) -> Tensor:
-        """(B, T) weights of log pi(a_t | s_t): returns minus the baseline, masked."""
-        returns = discounted_returns(batch.rewards, batch.mask, self.discount)
-        mask = batch.mask.float()
-        counts = mask.sum(dim=0).clamp(min=1)
-        if self.baseline == "batch_mean":
-            returns = returns - (returns.sum(dim=0) / counts)
-        elif self.baseline == "ema":
-            mean = returns.sum(dim=0) / counts
-            base = self._ema if self._ema is not None else torch.zeros_like(mean)
-            returns = returns - base
-            self._ema = (
-                mean
-                if self._ema is None
-                else self.ema_decay * self._ema + (1 - self.ema_decay) * mean
+        try:
+            self.estimator = (
+                make_estimator(advantage)
+                if advantage is not None
+                else DiscountedReturn(discount, baseline, ema_decay, normalize)
             )
-        if self.normalize:
-            std = returns[batch.mask].std() if int(batch.mask.sum()) > 1 else torch.tensor(1.0)
-            returns = returns / (std + 1e-8)
-        return returns * mask
+        except ConfigError as exc:
+            raise ConfigError(f"reinforce: {exc}") from None
+        if self.estimator.needs_values:
+            raise ConfigError(
+                f"reinforce: the advantage estimator {type(self.estimator).__name__} needs a "
+                "critic's values; reinforce has no critic"
+            )
 
-    def loss(self, batch: EpisodeBatch) -> Tensor:
+    def advantages(self, batch: RolloutBatch) -> Tensor:
+        """(B, T) weights of log pi(a_t | s_t): the estimator's advantages, masked."""
+        return self.estimator(batch)[0]
+
+    def loss(self, batch: RolloutBatch) -> Tensor:
         """The policy-gradient surrogate (a scalar with gradient)."""
-        log_probs = self.policy.token_log_probs(batch.actions)
+        log_probs, _ = self.policy.evaluate(
+            batch.obs, batch.actions, batch.mask, batch.action_masks, entropy=False
+        )
         weights = self.advantages(batch).detach()
         total = -(log_probs * weights).sum()
         if self.reduction == "sequence_mean":
@@ -128,7 +106,7 @@ class Reinforce(Learner):
             return total / batch.mask.sum().clamp(min=1)
         return total
 
-    def update(self, batch: EpisodeBatch) -> dict[str, Any]:
+    def update(self, batch: RolloutBatch) -> dict[str, Any]:
         self.policy.train()
         loss = self.loss(batch)
         norm = self.optimizer_step(loss)
@@ -136,9 +114,9 @@ class Reinforce(Learner):
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        state["ema"] = self._ema
+        state["advantage"] = self.estimator.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self._ema = state.get("ema")
+        self.estimator.load_state_dict(state.get("advantage", {"ema": state.get("ema")}))

@@ -1,17 +1,18 @@
-"""TextData: the real data of an experiment, in the form environments and trainers use."""
+"""TextData: the real data of an experiment, in the form environments and trainers use.
+
+The data layer imports nothing above it: the oracle (a model) is held as an opaque object
+with ``nll``, ``source``, ``vocab_size`` and ``max_len``; BLEU's reference statistics are
+cached in ``extra`` by the evaluation layer.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from torch import Tensor
 
 from seqadv.data.vocab import Vocab
-from seqadv.errors import ConfigError
-
-if TYPE_CHECKING:  # the oracle is a model; data does not import models at run time
-    from seqadv.models.oracle import OracleLSTM
 
 __all__ = ["TextData"]
 
@@ -24,7 +25,7 @@ class TextData:
         train: (N, T) int64 training sequences.
         test: (M, T) int64 held-out sequences (NLL-test; BLEU references for corpora).
         vocab: the vocabulary of a corpus, None for the oracle.
-        oracle: the oracle, None for a corpus.
+        oracle: the oracle (an ``OracleLSTM``), None for a corpus.
         test_tokens: tokenized test sentences (BLEU references), corpora only.
     """
 
@@ -37,7 +38,7 @@ class TextData:
     pad_id: int
     forbidden_ids: tuple[int, ...] = ()
     vocab: Vocab | None = None
-    oracle: OracleLSTM | None = None  # type: ignore[name-defined]
+    oracle: Any = None
     tokenizer: str = "space"
     test_tokens: list[list[str]] | None = None
     description: str = ""
@@ -50,16 +51,10 @@ class TextData:
             return [str(i) for i in seq if i != self.pad_id]
         return self.vocab.decode(seq, strip=True)
 
-    def reference_stats(self, max_n: int):
-        """BLEU reference statistics of the test split, computed once and kept."""
-        from seqadv.metrics.bleu import ReferenceStats
-
-        cached = self.extra.get("bleu_refs")
-        if cached is None or cached.max_n < max_n:
-            if self.test_tokens is None:
-                raise ConfigError("BLEU needs a test split (data.test_path)")
-            cached = self.extra["bleu_refs"] = ReferenceStats(self.test_tokens, max_n=max_n)
-        return cached
+    @property
+    def discriminator_pad_id(self) -> int | None:
+        """The PAD id a discriminator must ignore: the corpus' own, None for fixed length."""
+        return self.pad_id if self.eos_id is not None else None
 
     def decode(self, ids: Tensor | list[int]) -> str:
         """Readable text of one sequence."""

@@ -4,7 +4,9 @@
 every signature records: ``nltk`` (nltk's ``NLTKWordTokenizer``, the tokenizer inside
 ``word_tokenize`` but without the punkt sentence splitter, so one line is one sentence,
 lower-cased), ``space`` (``str.split``; case kept) and ``char`` (every non-space character
-is a token, for Chinese).
+is a token, for Chinese). Each tokenizer carries its name in a ``name`` attribute
+(``get_tokenizer("nltk").name == "nltk"``), which is what the BLEU metrics of
+:mod:`seqadv.metrics` record in their signatures when given the callable.
 """
 
 from __future__ import annotations
@@ -44,10 +46,15 @@ _TOKENIZERS: dict[str, Callable[[str], list[str]]] = {
     "char": char_tokenize,
 }
 TOKENIZER_NAMES = tuple(_TOKENIZERS)
+# The name each tokenizer is registered under, which the BLEU metrics' signatures record.
+nltk_tokenize.name = "nltk"  # type: ignore[attr-defined]
+space_tokenize.name = "space"  # type: ignore[attr-defined]
+char_tokenize.name = "char"  # type: ignore[attr-defined]
 
 
 def get_tokenizer(name: str) -> Callable[[str], list[str]]:
-    """The tokenizer called ``name`` (one of ``nltk``, ``space``, ``char``)."""
+    """The tokenizer called ``name`` (one of ``nltk``, ``space``, ``char``); its ``name``
+    attribute is ``name``."""
     try:
         return _TOKENIZERS[name]
     except KeyError:

@@ -1,9 +1,11 @@
 """The LSTM generator: embedding, one LSTM layer, output layer.
 
 It is both a language model trained by maximum likelihood and the policy that RL learners
-train. Its incremental ``step`` is what environments, rollouts and the stable-baselines3
-adapter call; ``sample`` draws whole sequences fast (block-wise inverse-CDF sampling, see
-:mod:`seqadv.models.sampling`).
+train: it implements :class:`~seqadv.models.policy.Policy` over the text environments'
+observations (the padded prefix), carrying its LSTM state between steps (never re-reading a
+prefix). Its incremental ``hidden_step`` is what rollouts call; ``sample`` draws whole
+sequences fast (block-wise inverse-CDF sampling, see :mod:`seqadv.models.sampling`);
+``actor_modules`` are the views the stable-baselines3 bridge drives.
 
 Token conventions: a sequence is a row of a (B, T) int64 tensor. With an ``eos_id`` a
 sequence ends with EOS and the positions after it hold ``pad_id``; without one (the
@@ -14,17 +16,23 @@ synthetic oracle) every sequence has exactly ``max_len`` tokens. The first input
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from seqadv.models.policy import masked_log_softmax
 from seqadv.models.projected_ce import projected_cross_entropy, projected_nll
-from seqadv.models.sampling import DEFAULT_BLOCK_ROWS, sample_projected
+from seqadv.models.sampling import DEFAULT_BLOCK_ROWS, sample_logits, sample_projected
 
-__all__ = ["LSTMGenerator", "GeneratorSpec", "LSTMState"]
+__all__ = ["LSTMGenerator", "GeneratorSpec", "LSTMState", "PolicyState", "lstm_policy"]
 
 LSTMState = tuple[Tensor, Tensor]
 """(h, c), each (B, H)."""
+
+PolicyState = tuple[Tensor, Tensor, Tensor]
+"""(h, c, pending): the LSTM state and the (B,) tokens not yet fed to it (the start token at
+the beginning of an episode, then the last action)."""
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,7 @@ class LSTMGenerator(nn.Module):
                 p.normal_(0.0, std, generator=generator)
 
     # -- incremental interface ----------------------------------------------------------
-    def initial_state(self, batch_size: int) -> LSTMState:
+    def zero_state(self, batch_size: int) -> LSTMState:
         """Zero state for ``batch_size`` sequences: (h, c), each (B, H)."""
         w = self.output.weight
         zeros = torch.zeros(batch_size, self.spec.hidden_dim, dtype=w.dtype, device=w.device)
@@ -197,6 +205,102 @@ class LSTMGenerator(nn.Module):
         return sample_projected(
             hidden, self.output.weight, self.output_bias(), generator, temperature, block_rows
         )
+
+    # -- the policy protocol (seqadv.models.policy) -----------------------------------------
+    def _is_static_mask(self, action_mask: Tensor | None) -> bool:
+        """Whether ``action_mask`` (..., V) forbids exactly this model's forbidden ids."""
+        if action_mask is None:
+            return True
+        allowed = self.logit_mask == 0
+        return bool(torch.equal(action_mask, allowed.expand_as(action_mask)))
+
+    def initial_state(self, obs: Tensor) -> PolicyState:
+        """The state before the first action of episodes whose observations are ``obs``.
+
+        ``obs`` (B, T) holds the prefixes written so far (``pad_id`` after them); an empty
+        prefix gives the zero state with the start token pending, a written one is read once.
+        """
+        obs = torch.as_tensor(obs)
+        rows = obs.shape[0]
+        h, c = self.zero_state(rows)
+        pending = self.start_tokens(rows)
+        written = (obs != self.pad_id) & (obs >= 0) & (obs < self.vocab_size)
+        longest = int(written.long().sum(dim=1).max()) if rows else 0
+        for t in range(longest):  # a non-empty prefix: read it once, here
+            going = written[:, t]
+            _, (h2, c2) = self.hidden_step(pending, (h, c))
+            h = torch.where(going.unsqueeze(1), h2, h)
+            c = torch.where(going.unsqueeze(1), c2, c)
+            pending = torch.where(going, obs[:, t].long(), pending)
+        return h, c, pending
+
+    def act(
+        self,
+        obs: Tensor,
+        state: PolicyState,
+        *,
+        generator: torch.Generator | None = None,
+        action_mask: Tensor | None = None,
+        temperature: float = 1.0,
+    ) -> tuple[Tensor, Tensor, PolicyState]:
+        """Feed the pending token, draw the next one: ``(tokens (B,), log_probs (B,), state)``.
+
+        The observation is not re-read: the cached LSTM state already holds the prefix.
+        ``action_mask`` (B, V) bool restricts the draw (a mask equal to this model's own
+        forbidden ids takes the fast block-wise sampler).
+        """
+        h, c, pending = state
+        hidden, (h, c) = self.hidden_step(pending, (h, c))
+        if self._is_static_mask(action_mask):
+            tokens = self.sample_next(hidden, generator, temperature)
+            logits = self.project(hidden)
+        else:
+            logits = self.project(hidden).masked_fill(~action_mask, float("-inf"))
+            tokens = sample_logits(logits, generator, temperature)
+        if temperature != 1.0:
+            logits = logits / temperature
+        log_probs = torch.log_softmax(logits, dim=-1).gather(1, tokens.unsqueeze(1)).squeeze(1)
+        return tokens, log_probs, (h, c, tokens)
+
+    def evaluate(
+        self,
+        obs: Tensor | None,
+        actions: Tensor,
+        mask: Tensor,
+        action_masks: Tensor | None = None,
+        *,
+        entropy: bool = True,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Log-probabilities (B, S) (and entropies) of the episodes' actions, with gradient.
+
+        An episode of the text environments starts from an empty prefix and the observation
+        before action t is the first t actions, so the actions (B, S) are read under teacher
+        forcing: ``obs`` is not needed. 0 where ``mask`` (B, S) is False.
+        """
+        if self._is_static_mask(action_masks) and not entropy:
+            return torch.where(mask, self.token_log_probs(actions), 0.0), None
+        logits = self(actions)
+        log_p = masked_log_softmax(logits, None if self._is_static_mask(action_masks) else action_masks)
+        picked = log_p.gather(-1, actions.clamp(0, self.vocab_size - 1).unsqueeze(-1)).squeeze(-1)
+        log_probs = torch.where(mask, picked, 0.0)
+        ent = None
+        if entropy:
+            ent = torch.where(mask, torch.special.entr(log_p.exp()).sum(-1), 0.0)
+        return log_probs, ent
+
+    def actor_modules(self) -> tuple[nn.Module, nn.Module]:
+        """(encoder, head) views over this model's own modules, for the SB3 bridge.
+
+        The encoder maps padded prefixes (N, T) (float or int ids) to the LSTM output after
+        ``[start_id, x_1, ..., x_t]`` (N, H): the state from which this model writes token
+        t + 1. The head is the output layer with the forbidden-token mask.
+        """
+        return PrefixEncoder(self), OutputHead(self)
+
+    def recurrent_modules(self) -> tuple[nn.Module, nn.LSTM, nn.Module]:
+        """(token encoder, LSTM, head) for sb3-contrib's RecurrentPPO: the encoder embeds the
+        last written token (``start_id`` for an empty prefix), SB3 steps the LSTM."""
+        return LastTokenEncoder(self), self.lstm, OutputHead(self)
 
     # -- whole sequences ----------------------------------------------------------------
     def inputs_for(self, sequences: Tensor) -> Tensor:
@@ -304,7 +408,7 @@ class LSTMGenerator(nn.Module):
             pieces.append(
                 self.continue_sequences(
                     self.start_tokens(rows),
-                    self.initial_state(rows),
+                    self.zero_state(rows),
                     steps=self.max_len,
                     generator=generator,
                     temperature=temperature,
@@ -350,3 +454,108 @@ class LSTMGenerator(nn.Module):
                 out[:, t + 1 :] = self.pad_id
                 break
         return out
+
+
+# -- views for the stable-baselines3 bridge ------------------------------------------------------
+def _prefix_ids(observations: Tensor, spec: GeneratorSpec) -> tuple[Tensor, Tensor]:
+    """Token ids (N, T) with padding mapped to ``start_id``, and the prefix lengths (N,)."""
+    ids = observations.round().long() if observations.dtype.is_floating_point else observations.long()
+    written = (ids != spec.pad_id) & (ids >= 0) & (ids < spec.vocab_size)
+    lengths = written.long().sum(dim=1)
+    return ids.masked_fill(~written, spec.start_id), lengths
+
+
+class PrefixEncoder(nn.Module):
+    """Reads a padded prefix through a generator's embedding and LSTM (the same modules).
+
+    Input (N, T) ids (floats as SB3 hands them over); output (N, H), the LSTM output after
+    ``[start_id, x_1, ..., x_t]`` where t is the prefix length.
+    """
+
+    def __init__(self, generator: LSTMGenerator) -> None:
+        super().__init__()
+        self.spec = generator.spec
+        self.latent_dim = generator.spec.hidden_dim
+        self.embedding = generator.embedding
+        self.lstm = generator.lstm
+
+    def forward(self, observations: Tensor) -> Tensor:
+        ids, lengths = _prefix_ids(observations, self.spec)
+        rows = ids.shape[0]
+        longest = int(lengths.max()) if rows else 0
+        start = torch.full((rows, 1), self.spec.start_id, dtype=torch.long, device=ids.device)
+        inputs = torch.cat([start, ids[:, :longest]], dim=1)  # (N, longest + 1)
+        out, _ = self.lstm(self.embedding(inputs))
+        return out[torch.arange(rows, device=ids.device), lengths]
+
+
+class LastTokenEncoder(nn.Module):
+    """The embedding (N, E) of the last written token of each prefix (N, T); ``start_id``
+    for an empty one."""
+
+    def __init__(self, generator: LSTMGenerator) -> None:
+        super().__init__()
+        self.spec = generator.spec
+        self.latent_dim = generator.spec.embed_dim
+        self.embedding = generator.embedding
+
+    def forward(self, observations: Tensor) -> Tensor:
+        ids, lengths = _prefix_ids(observations, self.spec)
+        rows = torch.arange(ids.shape[0], device=ids.device)
+        last = ids[rows, (lengths - 1).clamp(min=0)]
+        last = torch.where(lengths > 0, last, torch.full_like(last, self.spec.start_id))
+        return self.embedding(last)
+
+
+class OutputHead(nn.Module):
+    """A generator's output layer (the same Linear) with its forbidden-token mask:
+    ``head(h)`` equals ``generator.project(h)``, (..., H) -> (..., V)."""
+
+    def __init__(self, generator: LSTMGenerator) -> None:
+        super().__init__()
+        self.output = generator.output
+        mask = torch.zeros(generator.vocab_size, device=generator.output.weight.device)
+        mask[list(generator.spec.forbidden_ids)] = float("-inf")
+        self.register_buffer("logit_mask", mask, persistent=False)
+        self.has_mask = bool(generator.spec.forbidden_ids)
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        bias = self.output.bias + self.logit_mask if self.has_mask else self.output.bias
+        return nn.functional.linear(hidden, self.output.weight, bias)
+
+
+# -- the GENERATORS factory --------------------------------------------------------------------
+def lstm_policy(
+    data: Any,
+    seed: int,
+    embed_dim: int = 32,
+    hidden_dim: int = 32,
+    init_std: float | None = 0.1,
+) -> LSTMGenerator:
+    """SeqGAN's generator for ``data`` (its vocabulary, length and special ids).
+
+    Args:
+        data: the experiment's data (``vocab_size``, ``max_len``, ``start_id``, ``eos_id``,
+            ``pad_id``, ``forbidden_ids``).
+        seed: seeds the initialization.
+        embed_dim, hidden_dim: embedding and LSTM sizes (SeqGAN: 32 and 32).
+        init_std: every parameter from N(0, init_std^2) (SeqGAN: 0.1); None: torch's default
+            initialization under ``seed``.
+    """
+    spec = GeneratorSpec(
+        vocab_size=data.vocab_size,
+        embed_dim=embed_dim,
+        hidden_dim=hidden_dim,
+        max_len=data.max_len,
+        start_id=data.start_id,
+        eos_id=data.eos_id,
+        pad_id=data.pad_id,
+        forbidden_ids=tuple(data.forbidden_ids),
+    )
+    if init_std is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return LSTMGenerator.from_spec(spec)
+    gen = LSTMGenerator.from_spec(spec)
+    gen.init_normal_(init_std, generator=torch.Generator().manual_seed(seed))
+    return gen

@@ -7,8 +7,11 @@ never re-read — and all B x N completions of one step are sampled together, bl
 inverse-CDF sampling (see :mod:`seqadv.models.sampling`).
 
 The rollout policy is any object with the generator's incremental interface:
-``initial_state(B)``, ``hidden_step(tokens, state)`` and ``continue_sequences(last_tokens,
+``zero_state(B)``, ``hidden_step(tokens, state)`` and ``continue_sequences(last_tokens,
 state, steps, generator, ...)`` (:class:`~seqadv.models.generator.LSTMGenerator` has them).
+Where the environment restricts the actions (a ``next_action_mask(prefixes, length)`` rule),
+the completions are drawn one step at a time through the policy's ``act`` with the mask of
+each step, so that no completion contains a masked action.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ class RolloutPolicy(Protocol):
 
     vocab_size: int
 
-    def initial_state(self, batch_size: int) -> Any: ...
+    def zero_state(self, batch_size: int) -> Any: ...
 
     def hidden_step(self, tokens: Tensor, state: Any) -> tuple[Tensor, Any]: ...
 
@@ -78,19 +81,23 @@ class MonteCarloRollout:
     Args:
         policy: the rollout policy.
         n_rollouts: N, completions per prefix (SeqGAN: 16).
-        score: maps complete sequences (M, T) to rewards (M,).
+        score: maps complete sequences (M, T), and the env rows (M,) they belong to, to
+            rewards (M,).
         block_rows: rows of the output layer sampled together.
         timers: optional :class:`Timers`; sampling the completions is timed as
             "rollout/sample" (``score`` times itself).
+        next_action_mask: optional rule ``(prefixes (M, T), length) -> (M, V)`` bool, the
+            actions allowed after ``length`` written tokens.
     """
 
     def __init__(
         self,
         policy: RolloutPolicy,
         n_rollouts: int,
-        score: Callable[[Tensor], Tensor],
+        score: Callable[[Tensor, Tensor], Tensor],
         block_rows: int = 64,
         timers: Timers | None = None,
+        next_action_mask: Callable[[Tensor, int], Tensor] | None = None,
     ) -> None:
         if n_rollouts < 1:
             raise ValueError(f"n_rollouts must be >= 1, got {n_rollouts}")
@@ -99,6 +106,7 @@ class MonteCarloRollout:
         self.score = score
         self.block_rows = block_rows
         self.timers = timers if timers is not None else Timers()
+        self.next_action_mask = next_action_mask
 
     @torch.no_grad()
     def estimate(
@@ -107,6 +115,7 @@ class MonteCarloRollout:
         length: int,
         state_before_last: Any,
         generator: torch.Generator | None,
+        rows: Tensor | None = None,
     ) -> Tensor:
         """Q estimates for B prefixes that all have ``length`` tokens written.
 
@@ -117,6 +126,7 @@ class MonteCarloRollout:
             state_before_last: the policy's state after the first ``length - 1`` tokens,
                 before the last one: completions feed the last token from it.
             generator: the random source of the completions.
+            rows: (B,) the env rows of the prefixes (passed to ``score``).
 
         Returns:
             (B,) the mean score of ``n_rollouts`` completions of each prefix.
@@ -129,11 +139,32 @@ class MonteCarloRollout:
         with self.timers("rollout/sample"):
             state = _repeat_state(state_before_last, n)
             last = prefixes[:, length - 1].repeat_interleave(n)
-            tail = self.policy.continue_sequences(
-                last, state, steps=remaining, generator=generator, block_rows=self.block_rows
-            )
             full = prefixes.repeat_interleave(n, dim=0)
-            full[:, length:] = tail
-        scores = self.score(full)
+            if self.next_action_mask is None:
+                full[:, length:] = self.policy.continue_sequences(
+                    last, state, steps=remaining, generator=generator, block_rows=self.block_rows
+                )
+            else:
+                self._continue_masked(full, length, (*state, last), generator)
+        if rows is None:
+            rows = torch.arange(batch)
+        scores = self.score(full, rows.repeat_interleave(n))
         # rows are (prefix b, rollout k) in row-major order: b * n + k
         return scores.view(batch, n).mean(dim=1)
+
+    def _continue_masked(
+        self, full: Tensor, length: int, state: Any, generator: torch.Generator | None
+    ) -> None:
+        """Complete ``full`` (M, T) in place from ``length`` on, one masked step at a time."""
+        eos = getattr(self.policy, "eos_id", None)
+        pad = getattr(self.policy, "pad_id", None)
+        done = torch.zeros(full.shape[0], dtype=torch.bool)
+        for pos in range(length, full.shape[1]):
+            mask = self.next_action_mask(full, pos)
+            tokens, _, state = self.policy.act(
+                full, state, generator=generator, action_mask=mask
+            )
+            if eos is not None:
+                tokens = tokens.masked_fill(done, pad)
+                done |= tokens == eos
+            full[:, pos] = tokens

@@ -82,7 +82,7 @@ def test_estimated_gradient_matches_the_analytic_policy_gradient(max_len, discou
         data=two_token_data(max_len),
         discriminator=TokenRewardDiscriminator(values, max_len),
         reward="logit",
-        reward_mode="terminal",
+        reward_scheme="terminal",
         autoreset_mode="disabled",
     )
     learner = Reinforce(policy, discount=discount, seed=3)

@@ -71,6 +71,11 @@ def test_get_tokenizer_by_name():
     assert get_tokenizer("char") is char_tokenize
 
 
+@pytest.mark.parametrize("name", TOKENIZER_NAMES)
+def test_every_tokenizer_carries_its_name(name):
+    assert get_tokenizer(name).name == name  # what the BLEU signatures record
+
+
 def test_unknown_tokenizer_lists_the_names():
     with pytest.raises(
         ConfigError, match="unknown tokenizer 'bpe'; choose one of nltk, space, char"

@@ -13,7 +13,7 @@ from torch import nn
 import seqadv  # noqa: F401  (registers the ids)
 from seqadv.data.source import TextData
 from seqadv.envs import ENVIRONMENTS
-from seqadv.envs.core import TextGenerationCore
+from seqadv.envs.text_generation import TextGenerationCore
 from seqadv.envs.text_generation import TextGenerationEnv, TextGenerationVectorEnv
 from seqadv.errors import ConfigError, RewardError, UnknownNameError
 from seqadv.models.generator import LSTMGenerator
@@ -145,7 +145,7 @@ def test_constant_discriminator_rewards(mode, expected):
         data=oracle_data(),
         discriminator=ConstantDiscriminator(0.7),
         reward="prob",
-        reward_mode=mode,
+        reward_scheme=mode,
         rollout_policy=LSTMGenerator(V, 4, 4, T),
         n_rollouts=3,
     )
@@ -161,7 +161,7 @@ def test_constant_token_discriminator_per_token_rewards_and_sign():
         data=oracle_data(),
         discriminator=ConstantDiscriminator(-1.3, level="token"),
         reward="log_prob",
-        reward_mode="per_token",
+        reward_scheme="per_token",
     )
     rewards, _ = run_episode(env, [0, 0, 1, 1, 2])
     expected = float(torch.nn.functional.logsigmoid(torch.tensor(-1.3)))
@@ -178,7 +178,7 @@ def test_mc_rollout_values_follow_each_sequence_not_its_neighbours():
         oracle_data(),
         CountDiscriminator(1),
         reward="logit",
-        reward_mode="mc_rollout",
+        reward_scheme="mc_rollout",
         rollout_policy=always(1),
         n_rollouts=4,
     )
@@ -199,7 +199,7 @@ def test_shaped_rewards_sum_to_the_final_score():
         oracle_data(),
         CountDiscriminator(3),
         reward="logit",
-        reward_mode="mc_rollout_shaped",
+        reward_scheme="mc_rollout_shaped",
         rollout_policy=LSTMGenerator(V, 4, 4, T),
         n_rollouts=5,
     )
@@ -260,7 +260,7 @@ def test_same_seed_same_rollout_rewards():
             data=oracle_data(),
             discriminator=CountDiscriminator(2),
             reward="logit",
-            reward_mode="mc_rollout",
+            reward_scheme="mc_rollout",
             rollout_policy=LSTMGenerator(V, 4, 4, T),
             n_rollouts=2,
         )
@@ -345,7 +345,7 @@ def test_rollout_policy_vocabulary_mismatch_is_named():
         TextGenerationEnv(
             data=oracle_data(),
             discriminator=ConstantDiscriminator(0.0),
-            reward_mode="mc_rollout",
+            reward_scheme="mc_rollout",
             rollout_policy=LSTMGenerator(7, 4, 4, T),
         )
 
@@ -374,7 +374,7 @@ def test_bad_reward_outputs_fail_naming_the_reward(bad, message):
 def test_mode_and_discriminator_level_must_agree():
     with pytest.raises(ConfigError, match="token-level discriminator"):
         TextGenerationEnv(
-            data=oracle_data(), discriminator=ConstantDiscriminator(0.0), reward_mode="per_token"
+            data=oracle_data(), discriminator=ConstantDiscriminator(0.0), reward_scheme="per_token"
         )
     with pytest.raises(ConfigError, match="sequence-level discriminator"):
         TextGenerationEnv(

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
 import seqadv
+from seqadv.data.tokenize import get_tokenizer
 from seqadv.errors import ConfigError, DataError
 from seqadv.metrics.bleu import (
     BleuResult,
@@ -130,13 +131,13 @@ GOLDEN = {
 
 @pytest.mark.parametrize("n", sorted(GOLDEN))
 def test_golden_values(n: int) -> None:
-    stats = ReferenceStats([_REF1, _REF2, _REF3], max_n=5, tokenizer="space")
+    stats = ReferenceStats([_REF1, _REF2, _REF3], max_n=5, tokenizer=get_tokenizer("space"))
     scores = stats.sentence_bleu([_HYP1, _HYP2], n)
     np.testing.assert_allclose(scores, GOLDEN[n], rtol=0, atol=1e-15)
 
 
 def test_golden_one_token_and_empty() -> None:
-    stats = ReferenceStats([_REF1, _REF2, _REF3], max_n=4, tokenizer="space")
+    stats = ReferenceStats([_REF1, _REF2, _REF3], max_n=4, tokenizer=get_tokenizer("space"))
     scores = stats.sentence_bleu(["party", ""], 4)
     assert scores[0] == pytest.approx(5.439797980315243e-08, rel=1e-12)
     assert scores[1] == 0.0
@@ -172,10 +173,10 @@ def test_int_stats_then_list_hypotheses_then_arrays_again() -> None:
     assert first == pytest.approx(nltk_bleu([[1, 2, 3, 9]], refs.tolist(), 3)[0], abs=1e-12)
 
 
-def test_tokenizer_names_tokenize_raw_strings() -> None:
+def test_tokenizers_tokenize_raw_strings() -> None:
     hyps = ["The cat sat.", "a dog"]
     refs = ["the cat sat on the mat.", "A dog barked"]
-    result = bleu(hyps, refs, n=2, tokenizer="nltk")
+    result = bleu(hyps, refs, n=2, tokenizer=get_tokenizer("nltk"))
     expected = nltk_bleu(
         [["the", "cat", "sat", "."], ["a", "dog"]],
         [["the", "cat", "sat", "on", "the", "mat", "."], ["a", "dog", "barked"]],
@@ -184,9 +185,55 @@ def test_tokenizer_names_tokenize_raw_strings() -> None:
     assert_matches(result, expected)
     assert result.signature.tokenizer == "nltk"
     assert result.signature.lowercase is True
-    space = bleu(hyps, refs, n=2, tokenizer="space")
+    space = bleu(hyps, refs, n=2, tokenizer=get_tokenizer("space"))
     assert space.signature.lowercase is False
     assert space.score != result.score  # "The" and "A" keep their case
+
+
+@pytest.mark.parametrize("name", ["nltk", "space", "char"])
+def test_tokenizer_signatures_equal_recording_the_name(name: str) -> None:
+    """A tokenizer callable gives the very signature its name gave (and ``with_tokenizer``)."""
+    tok = get_tokenizer(name)
+    hyps = ["The cat sat.", "a dog", "我爱你"]
+    refs = ["the cat sat on the mat.", "A dog barked", "我 爱 你 们"]
+    lowercase = name == "nltk"
+    pre = bleu_many([tok(h) for h in hyps], [tok(r) for r in refs], ns=(2, 3))
+    raw = bleu_many(hyps, refs, ns=(2, 3), tokenizer=tok)
+    for n in (2, 3):
+        assert raw[n].signature == pre[n].with_tokenizer(name, lowercase).signature
+        assert str(raw[n].signature) == str(pre[n].with_tokenizer(name, lowercase).signature)
+        assert raw[n].score == pre[n].score
+        np.testing.assert_array_equal(raw[n].sentence_scores, pre[n].sentence_scores)
+        assert f"tok:{name}|case:{'lc' if lowercase else 'mixed'}|" in str(raw[n].signature)
+    selfs = self_bleu_many(hyps, ns=(2,), tokenizer=tok)[2]
+    assert (selfs.signature.tokenizer, selfs.signature.lowercase) == (name, lowercase)
+    assert selfs.score == self_bleu_many([tok(h) for h in hyps], ns=(2,))[2].score
+    stats = ReferenceStats(refs, max_n=3, tokenizer=tok)
+    assert (stats.tokenizer_name, stats.lowercase) == (name, lowercase)
+    assert repr(stats) == f"ReferenceStats(n_references=3, max_n=3, tok={name})"
+
+
+def test_custom_tokenizer_recorded_by_name() -> None:
+    def upper_words(text: str) -> list[str]:
+        return text.upper().split()
+
+    result = bleu(["a b", "c"], ["A B c"], n=2, tokenizer=upper_words)
+    assert (result.signature.tokenizer, result.signature.lowercase) == ("upper_words", None)
+    assert result.score == bleu([["A", "B"], ["C"]], [["A", "B", "C"]], n=2).score
+
+    upper_words.name = "upper"
+    upper_words.lowercase = False
+    sig = self_bleu(["a b", "a c"], 2, tokenizer=upper_words).signature
+    assert (sig.tokenizer, sig.lowercase) == ("upper", False)
+    pre = ReferenceStats([["a"]], max_n=2)
+    assert (pre.tokenizer_name, pre.lowercase) == ("pretokenized", None)
+
+
+def test_a_tokenizer_name_is_refused_with_what_to_pass() -> None:
+    with pytest.raises(ConfigError, match=r"get_tokenizer\('nltk'\)"):
+        bleu(["a"], ["a"], tokenizer="nltk")
+    with pytest.raises(DataError, match=r"pass a tokenizer"):
+        bleu(["a b"], [["a"]])
 
 
 @pytest.mark.parametrize(
@@ -199,7 +246,7 @@ def test_tokenizer_names_tokenize_raw_strings() -> None:
         lambda: bleu([["a"]], []),  # no references
         lambda: self_bleu([["a"]]),  # Self-BLEU of one sentence
         lambda: self_bleu([]),
-        lambda: bleu([["a"]], [["a"]], tokenizer="space"),  # tokenizer but token lists
+        lambda: bleu([["a"]], [["a"]], tokenizer=get_tokenizer("space")),  # tokenizer, token lists
         lambda: bleu(np.zeros((2, 2, 2), dtype=int), [["a"]]),
     ],
 )
@@ -214,7 +261,11 @@ def test_unusable_input_raises_data_error(call) -> None:
         lambda: ReferenceStats([["a"]], max_n=3).bleu([["a"]], n=4),
         lambda: bleu([["a"]], [["a"]], n=0),
         lambda: bleu_many([["a"]], [["a"]], ns=()),
-        lambda: bleu([["a"]], [["a"]], tokenizer="moses"),
+        lambda: bleu([["a"]], [["a"]], tokenizer="moses"),  # a name, not a tokenizer
+        lambda: bleu(["a"], ["a"], tokenizer="nltk"),
+        lambda: self_bleu(["a", "b"], tokenizer="space"),
+        lambda: ReferenceStats(["a"], tokenizer="char"),
+        lambda: bleu(["a"], ["a"], tokenizer=3),  # not callable
     ],
 )
 def test_bad_settings_raise_config_error(call) -> None:

@@ -10,6 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from seqadv.algorithms.discriminator import (
+    default_optimizer,
+    evaluate_discriminator,
+    train_discriminator,
+)
 from seqadv.errors import ConfigError, UnknownNameError
 from seqadv.models.discriminator import (
     DISCRIMINATORS,
@@ -18,10 +23,7 @@ from seqadv.models.discriminator import (
     Highway,
     LSTMDiscriminator,
     TokenDiscriminator,
-    default_optimizer,
-    evaluate_discriminator,
     make_discriminator,
-    train_discriminator,
 )
 
 V, T = 12, 6

@@ -47,7 +47,7 @@ def reference_log_probs(gen: LSTMGenerator, seqs: torch.Tensor, temperature: flo
     """Sum of log softmax(step logits / temperature), one step at a time, up to EOS."""
     out = torch.zeros(len(seqs), dtype=torch.float64)
     for n, seq in enumerate(seqs.tolist()):
-        state, tok = gen.initial_state(1), gen.start_tokens(1)
+        state, tok = gen.zero_state(1), gen.start_tokens(1)
         for x in seq:
             logits, state = gen.step(tok, state)
             out[n] += torch.log_softmax(logits.double() / temperature, -1)[0, x]
@@ -89,7 +89,7 @@ def test_step_equals_teacher_forced_forward(case):
     gen = build(case, max_len=6)
     x = gen.sample(9, generator=torch.Generator().manual_seed(0))
     full = gen(x)
-    state, tok = gen.initial_state(9), gen.start_tokens(9)
+    state, tok = gen.zero_state(9), gen.start_tokens(9)
     for t in range(gen.max_len):
         logits, state = gen.step(tok, state)
         finite = torch.isfinite(full[:, t])
@@ -109,7 +109,7 @@ def test_forward_and_step_agree_after_training_updates():
         opt.zero_grad()
         gen.mle_loss(x).backward()
         opt.step()
-    state, tok = gen.initial_state(16), gen.start_tokens(16)
+    state, tok = gen.zero_state(16), gen.start_tokens(16)
     for t in range(5):
         logits, state = gen.step(tok, state)
         torch.testing.assert_close(logits, gen(x)[:, t], rtol=1e-5, atol=1e-5)
@@ -189,7 +189,7 @@ def test_mle_loss_and_nll_equal_masked_cross_entropy():
 
 def test_forbidden_ids_have_zero_probability():
     gen = build("forbidden", max_len=4)
-    state, tok = gen.initial_state(3), gen.start_tokens(3)
+    state, tok = gen.zero_state(3), gen.start_tokens(3)
     logits, _ = gen.step(tok, state)
     assert torch.isneginf(logits[:, [1, 4]]).all() and torch.isfinite(logits[:, [0, 2, 3]]).all()
     x = torch.tensor([[0, 2, 3, 0], [0, 1, 3, 0], [4, 4, 4, 4]])
@@ -298,7 +298,7 @@ def test_continue_sequences_from_a_prefix_state():
     """Continuing from the cached state equals sampling the rest of the sequence."""
     gen = make(vocab=5, max_len=4, eos_id=2, start_id=1)
     prefix = torch.tensor([[3], [2]])
-    _, state = gen.step(gen.start_tokens(2), gen.initial_state(2))  # state after feeding start
+    _, state = gen.step(gen.start_tokens(2), gen.zero_state(2))  # state after feeding start
     cont = gen.continue_sequences(
         prefix[:, 0], state, steps=3, generator=torch.Generator().manual_seed(0),
         finished=prefix[:, 0] == 2,

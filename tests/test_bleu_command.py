@@ -1,4 +1,4 @@
-"""``seqadv bleu`` (seqadv.metrics.bleu_cli): output, signature, bad files, exit codes."""
+"""``seqadv bleu`` (seqadv.bleu_command): output, signature, bad files, exit codes."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import seqadv
+from seqadv.bleu_command import add_arguments, run
 from seqadv.data.tokenize import nltk_tokenize
 from seqadv.metrics.bleu import bleu_many, self_bleu_many
-from seqadv.metrics.bleu_cli import add_arguments, run
 
 HYPS = ["A cat sat on the mat.", "the dog barked", "a cat sat", "The cat"]
 REFS = ["the cat sat on the mat.", "a dog barked loudly", "there is a cat", "a cat on a mat"]
@@ -157,7 +157,7 @@ def test_missing_file_and_missing_options(tmp_path, files, capsys) -> None:
 
 
 def _module(*argv: str | Path) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "seqadv.metrics.bleu_cli", *map(str, argv)]
+    cmd = [sys.executable, "-m", "seqadv.bleu_command", *map(str, argv)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
@@ -175,7 +175,7 @@ def test_python_dash_m_entry_point(tmp_path, files) -> None:
 
 def test_cli_import_is_cheap() -> None:
     code = (
-        "import sys, seqadv; before = set(sys.modules); import seqadv.metrics.bleu_cli; "
+        "import sys, seqadv; before = set(sys.modules); import seqadv.bleu_command; "
         "heavy = {'torch', 'numpy', 'nltk', 'sacrebleu'} & (set(sys.modules) - before); "
         "assert not heavy, heavy"
     )

@@ -3,7 +3,7 @@
 Usage::
 
     seqadv bleu --hyp FILE --ref FILE [--max-n 5] [--self] [--tokenizer nltk|space|char] [--json]
-    python -m seqadv.metrics.bleu_cli ...   # the same, without the seqadv front end
+    python -m seqadv.bleu_command ...   # the same, without the seqadv front end
 
 One sentence per line, UTF-8. BLEU-n is the mean over the hypothesis lines of nltk's
 ``sentence_bleu`` with every reference line as a reference, uniform weights 1/n and smoothing
@@ -12,8 +12,11 @@ the other hypothesis lines. Lines without tokens are skipped and reported on std
 and line; a missing, empty or non-UTF-8 file is an error (exit code 2), reported the same way,
 never with a traceback.
 
-This module imports only the standard library at start-up; numpy and the BLEU code load when
-``run`` is called, and torch never does.
+This is command-line layer, not a metric: it resolves the ``--tokenizer`` name with
+:func:`seqadv.data.tokenize.get_tokenizer`, tokenizes the lines itself and gives the metrics of
+:mod:`seqadv.metrics.bleu` token sequences (the metrics import nothing from ``seqadv.data``).
+It imports only the standard library at start-up; numpy and the BLEU code load when ``run`` is
+called, and torch never does.
 """
 
 from __future__ import annotations
@@ -276,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m seqadv.metrics.bleu_cli``."""
+    """Entry point of ``python -m seqadv.bleu_command``."""
     parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
     add_arguments(parser)
     return run(parser.parse_args(argv))

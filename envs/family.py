@@ -1,0 +1,350 @@
+"""Environment families: one batched core, three forms.
+
+An environment family is one file: a *batched core* (a subclass of :class:`BatchedCore`) that
+steps B episodes at once in torch, and the forms made from it by :func:`env_forms`: a single
+``gymnasium.Env`` (for ``gymnasium.make``, the env checker and users' own code) and a
+batched ``gymnasium.vector.VectorEnv``; ``vector_env.as_sb3()`` gives the stable-baselines3
+``VecEnv`` over the same core (:mod:`seqadv.envs.sb3`). The core's constructor is the only
+argument list: the forms pass their keyword arguments through (``num_envs`` is 1 for the
+single form), and their signatures are the core's.
+
+What a core provides (see :class:`BatchedCore`): its spaces, ``seed``, ``reset(mask)``,
+``observations()`` (a tensor, or a mapping of tensors for a ``Dict`` space, B rows),
+``step(actions, skip) -> StepOutput``, ``action_masks()``, the info of an ended episode and
+a text rendering; and, as public attributes, what the trainer, learners and callbacks may use:
+``discriminator``, ``data``, ``rollout_policy``, ``reward_scheme``, ``timers`` and
+``max_episode_steps``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+from torch import Tensor
+
+__all__ = ["BatchedCore", "StepOutput", "env_forms", "CoreEnv", "CoreVectorEnv", "to_numpy"]
+
+
+@dataclass
+class StepOutput:
+    """What one batched step returns (all tensors have B rows)."""
+
+    rewards: Tensor  # (B,) float32
+    terminated: Tensor  # (B,) bool
+    truncated: Tensor  # (B,) bool
+    finished: Tensor  # (B, L) int64 records of the episodes that ended this step (others: pad)
+
+    @property
+    def ended(self) -> Tensor:
+        return self.terminated | self.truncated
+
+
+class BatchedCore:
+    """B episodes stepped at once in torch; subclasses implement the methods below.
+
+    Attributes every core sets: ``num_envs``, ``max_episode_steps``, ``action_space`` and
+    ``observation_space`` (of one episode), ``discriminator``, ``data``, ``rollout_policy``
+    (or None), ``reward_scheme`` (or None), ``timers`` and ``rng`` (a torch generator).
+    """
+
+    num_envs: int
+    max_episode_steps: int
+    action_space: spaces.Space
+    observation_space: spaces.Space
+    discriminator: Any = None
+    data: Any = None
+    rollout_policy: Any = None
+    reward_scheme: Any = None
+
+    def seed(self, seed: int) -> None:
+        """Seed the core's torch generator (rollouts, reference draws, episode starts)."""
+        self.rng.manual_seed(int(seed))
+
+    def reset(self, mask: Tensor | None = None) -> None:  # pragma: no cover - abstract
+        """Start new episodes in the rows of ``mask`` (B,) bool (all rows when None)."""
+        raise NotImplementedError
+
+    def observations(self) -> Tensor | dict[str, Tensor]:  # pragma: no cover - abstract
+        """The current observations, B rows (the core's own tensors: copy before keeping)."""
+        raise NotImplementedError
+
+    def step(self, actions: Tensor, skip: Tensor | None = None) -> StepOutput:  # pragma: no cover
+        """Act in every row that has not ended (and is not in ``skip``)."""
+        raise NotImplementedError
+
+    def action_masks(self) -> Tensor | None:
+        """(B, A) bool: the actions allowed now, or None when every action always is."""
+        return None
+
+    def episode_info(self, row: int, finished: Tensor) -> dict[str, Any]:
+        """The info of an episode that ended in ``row`` (its record: ``finished``)."""
+        return {"sequence": finished.numpy().copy()}
+
+    def render_row(self, row: int) -> str:
+        obs = self.observations()
+        if isinstance(obs, dict):
+            return " ".join(f"{k}={v[row].tolist()}" for k, v in obs.items())
+        return " ".join(str(int(i)) for i in obs[row])
+
+
+def to_numpy(obs: Tensor | dict[str, Tensor], row: int | None = None) -> Any:
+    """Copies of observations as numpy (one row of them when ``row`` is given)."""
+    if isinstance(obs, dict):
+        return {k: to_numpy(v, row) for k, v in obs.items()}
+    part = obs if row is None else obs[row]
+    return part.numpy().copy()
+
+
+def _all_masks(core: BatchedCore) -> np.ndarray:
+    masks = core.action_masks()
+    if masks is None:
+        n = int(core.action_space.n)  # type: ignore[attr-defined]
+        return np.ones((core.num_envs, n), dtype=bool)
+    return masks.numpy().copy()
+
+
+class _CoreAccess:
+    """Public views of the core for the trainer, learners and callbacks (no ``.core``)."""
+
+    core: BatchedCore
+
+    @property
+    def discriminator(self) -> Any:
+        return self.core.discriminator
+
+    @property
+    def data(self) -> Any:
+        return self.core.data
+
+    @property
+    def rollout_policy(self) -> Any:
+        return self.core.rollout_policy
+
+    @property
+    def reward_scheme(self) -> Any:
+        return self.core.reward_scheme
+
+    @property
+    def timers(self) -> Any:
+        return self.core.timers
+
+    @property
+    def max_episode_steps(self) -> int:
+        return self.core.max_episode_steps
+
+
+class CoreEnv(_CoreAccess, gym.Env):
+    """The single form: one episode of a batched core (B = 1)."""
+
+    core_class: type[BatchedCore]
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+        self.core = self.core_class(num_envs=1, **kwargs)
+        self.action_space = self.core.action_space
+        self.observation_space = self.core.observation_space
+        self.render_mode = render_mode
+        self._ended = True
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.core.seed(int(self.np_random.integers(2**63 - 1)))
+        self.core.reset()
+        self._ended = False
+        return to_numpy(self.core.observations(), 0), {}
+
+    def step(self, action: Any):
+        if self._ended:
+            raise RuntimeError("the episode has ended: call reset() before step()")
+        if isinstance(action, np.ndarray) and action.shape not in ((), (1,)):
+            raise ValueError(f"action must be one action, got an array of shape {action.shape}")
+        out = self.core.step(torch.as_tensor(np.asarray(action).reshape(1)))
+        terminated, truncated = bool(out.terminated[0]), bool(out.truncated[0])
+        info: dict[str, Any] = {}
+        if terminated or truncated:
+            self._ended = True
+            info = self.core.episode_info(0, out.finished[0])
+        obs = to_numpy(self.core.observations(), 0)
+        return obs, float(out.rewards[0]), terminated, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        """(A,) bool: the actions allowed now (for MaskablePPO)."""
+        return _all_masks(self.core)[0]
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        return self.core.render_row(0)
+
+
+class CoreVectorEnv(_CoreAccess, VectorEnv):
+    """The batched form: B episodes of one core, stepped at once in torch.
+
+    ``autoreset_mode``: ``next_step`` (Gymnasium's default; the step after an episode ends
+    resets that row and ignores its action) or ``disabled`` (ended rows stay ended until
+    ``reset(options={'reset_mask': mask})``; seqadv's learners collect one episode per row
+    this way). Infos follow Gymnasium's vector convention (``info[key]`` and ``info['_key']``,
+    which rows have one). ``step_torch`` and ``reset_torch`` skip the numpy conversions;
+    ``as_sb3()`` is the stable-baselines3 form over the same core.
+    """
+
+    core_class: type[BatchedCore]
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(
+        self,
+        num_envs: int = 8,
+        autoreset_mode: str | AutoresetMode = "next_step",
+        render_mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.core = self.core_class(num_envs=num_envs, **kwargs)
+        self.num_envs = num_envs
+        self.single_action_space = self.core.action_space
+        self.single_observation_space = self.core.observation_space
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        modes = {"next_step": AutoresetMode.NEXT_STEP, "disabled": AutoresetMode.DISABLED}
+        mode = autoreset_mode if isinstance(autoreset_mode, AutoresetMode) else modes.get(
+            str(autoreset_mode)
+        )
+        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED):
+            raise ValueError(
+                f"autoreset_mode must be 'next_step' or 'disabled', got {autoreset_mode!r}"
+            )
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
+        self.render_mode = render_mode
+        self._pending_reset = torch.zeros(num_envs, dtype=torch.bool)
+
+    def reset_torch(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """``reset`` returning the core's observations as tensors (not copies)."""
+        if seed is not None:
+            self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed)
+        mask = None
+        if options and "reset_mask" in options:
+            mask = torch.as_tensor(np.asarray(options["reset_mask"], dtype=bool))
+            if mask.shape != (self.num_envs,):
+                raise ValueError(
+                    f"reset_mask must have shape ({self.num_envs},), got {tuple(mask.shape)}"
+                )
+        if seed is not None or mask is None:
+            self.core.seed(int(self.np_random.integers(2**63 - 1)))
+        self.core.reset(mask)
+        if mask is None:
+            self._pending_reset[:] = False
+        else:
+            self._pending_reset[mask] = False
+        return self.core.observations()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        return to_numpy(self.reset_torch(seed=seed, options=options)), {}
+
+    def step_torch(self, actions: Tensor):
+        """The step without numpy conversions: tensors in, ``(observations, StepOutput)`` out."""
+        auto = self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+        resetting = self._pending_reset.clone() if auto else torch.zeros_like(self._pending_reset)
+        if bool(resetting.any()):
+            self.core.reset(resetting)
+            self._pending_reset[resetting] = False
+        out = self.core.step(torch.as_tensor(actions), skip=resetting)
+        if auto:
+            self._pending_reset |= out.ended
+        return self.core.observations(), out
+
+    def step(self, actions: Any):
+        obs, out = self.step_torch(torch.as_tensor(np.asarray(actions)))
+        infos: dict[str, Any] = {}
+        ended = out.ended
+        if bool(ended.any()):
+            rows = ended.nonzero().squeeze(1).tolist()
+            per_row = {i: self.core.episode_info(i, out.finished[i]) for i in rows}
+            mask = ended.numpy().copy()
+            for key in {k for info in per_row.values() for k in info}:
+                values = np.empty(self.num_envs, dtype=object)
+                for i, info in per_row.items():
+                    values[i] = info.get(key)
+                infos[key], infos[f"_{key}"] = values, mask
+        return (
+            to_numpy(obs),
+            out.rewards.numpy().astype(np.float64),
+            out.terminated.numpy().copy(),
+            out.truncated.numpy().copy(),
+            infos,
+        )
+
+    def action_masks(self) -> np.ndarray:
+        """(B, A) bool: the actions each row may take now."""
+        return _all_masks(self.core)
+
+    def action_masks_torch(self) -> Tensor | None:
+        """(B, A) bool tensor of the allowed actions, or None when all always are."""
+        return self.core.action_masks()
+
+    def decode(self, ids: Tensor) -> str | None:
+        decode = getattr(self.core, "decode", None)
+        return decode(ids) if decode is not None else None
+
+    def as_sb3(self):
+        """The stable-baselines3 ``VecEnv`` over this env's core (imports stable-baselines3)."""
+        from seqadv.envs.sb3 import SB3VecEnv
+
+        return SB3VecEnv(self.core)
+
+
+def _signature(core_class: type, leading: list[inspect.Parameter]) -> inspect.Signature:
+    params = [
+        p
+        for name, p in inspect.signature(core_class.__init__).parameters.items()
+        if name not in ("self", "num_envs")
+    ]
+    extra = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params]
+    names = {p.name for p in leading}
+    return inspect.Signature(leading + [p for p in extra if p.name not in names])
+
+
+def env_forms(
+    name: str, core_class: type[BatchedCore], doc: str, module: str
+) -> tuple[type[CoreEnv], type[CoreVectorEnv]]:
+    """The single and batched forms of a family, named ``<name>Env`` and ``<name>VectorEnv``.
+
+    Args:
+        name: the family's name (``TextGeneration``).
+        core_class: its batched core; its constructor's arguments are the forms' arguments.
+        doc: the environment docstring (Gymnasium's sections), shared by both forms.
+        module: the module the classes live in (their lazy entry points name it).
+    """
+    kw = inspect.Parameter.KEYWORD_ONLY
+    single = type(
+        f"{name}Env",
+        (CoreEnv,),
+        {"core_class": core_class, "__module__": module, "__doc__": doc},
+    )
+    single.__signature__ = _signature(  # type: ignore[attr-defined]
+        core_class, [inspect.Parameter("render_mode", kw, default=None)]
+    )
+    vector = type(
+        f"{name}VectorEnv",
+        (CoreVectorEnv,),
+        {
+            "core_class": core_class,
+            "__module__": module,
+            "__doc__": (CoreVectorEnv.__doc__ or "") + "\n" + doc,
+        },
+    )
+    vector.__signature__ = _signature(  # type: ignore[attr-defined]
+        core_class,
+        [
+            inspect.Parameter("num_envs", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=8),
+            inspect.Parameter("autoreset_mode", kw, default="next_step"),
+            inspect.Parameter("render_mode", kw, default=None),
+        ],
+    )
+    return single, vector
