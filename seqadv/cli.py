@@ -238,20 +238,25 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``seqadv list WHAT`` -> the registry it lists ("module:NAME", imported when asked for)
+REGISTRIES = {
+    "algorithms": "seqadv.algorithms:ALGORITHMS",
+    "advantages": "seqadv.algorithms.advantages:ADVANTAGES",
+    "data_sources": "seqadv.experiment:DATA_SOURCES",
+    "discriminators": "seqadv.models.discriminator:DISCRIMINATORS",
+    "envs": "seqadv.envs:ENVIRONMENTS",
+    "generators": "seqadv.models.policy:GENERATORS",
+    "metrics": "seqadv.evaluation:METRICS",
+    "reward_schemes": "seqadv.rewards.schemes:REWARD_SCHEMES",
+}
+
+
 def _registry(what: str):
-    if what == "algorithms":
-        from seqadv.algorithms import ALGORITHMS
+    from seqadv.registry import import_dotted
 
-        return ALGORITHMS
-    if what == "discriminators":
-        from seqadv.models.discriminator import DISCRIMINATORS
-
-        return DISCRIMINATORS
-    if what == "envs":
-        from seqadv.envs import ENVIRONMENTS
-
-        return ENVIRONMENTS
-    raise SeqadvError(f"unknown listing {what!r}")
+    if what not in REGISTRIES:
+        raise SeqadvError(f"unknown listing {what!r}")
+    return import_dotted(REGISTRIES[what])
 
 
 def _first_comment(path: Path) -> str:
@@ -415,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
         "what",
         nargs="?",
         default="presets",
-        choices=["presets", "rewards", "algorithms", "discriminators", "envs", "runs"],
+        choices=["presets", "rewards", *sorted(REGISTRIES), "runs"],
     )
     p.add_argument("--runs-root", default="runs")
     p.set_defaults(func=cmd_list)

@@ -385,3 +385,13 @@ def test_version_and_help(capsys):
     with pytest.raises(SystemExit) as info:
         main(["train", "--no-such-flag"])
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize("what", sorted(__import__("seqadv.cli").cli.REGISTRIES))
+def test_list_shows_every_registry(capsys, what):
+    from seqadv.cli import _registry
+
+    code, stdout, _ = run_cli(capsys, "list", what)
+    assert code == 0
+    names = _registry(what).names()
+    assert names and all(name in stdout for name in names)

@@ -42,7 +42,7 @@ def main() -> None:
     import torch
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from seqadv.envs.core import as_text_data
+    from seqadv.envs.text_generation import as_text_data
     from seqadv.envs.text_generation import TextGenerationEnv, TextGenerationVectorEnv
     from seqadv.models.discriminator import make_discriminator
     from seqadv.models.generator import LSTMGenerator
@@ -105,7 +105,7 @@ def main() -> None:
     def seqadv_episode():
         g = torch.Generator().manual_seed(2)
         mc.reset(seed=0)
-        mc.core.timers.clear()
+        mc.timers.clear()
         state = gen.zero_state(B)
         tokens = gen.start_tokens(B)
         rewards = []
@@ -116,7 +116,7 @@ def main() -> None:
                 tokens = gen.sample_next(hidden, g)
                 _, out = mc.step_torch(tokens)
                 rewards.append(out.rewards)
-        mc.core.timers["total"] = time.perf_counter() - start
+        mc.timers["total"] = time.perf_counter() - start
         return torch.stack(rewards, 1)
 
     from discriminator import PortCNNDiscriminator
@@ -184,7 +184,7 @@ def main() -> None:
         return plain_rollout_reward(torch.cat(out, 1), g, prob)
 
     t_ours, r_ours = timed(seqadv_episode, args.repeats)
-    timers = dict(mc.core.timers)
+    timers = dict(mc.timers)
     base_repeats = max(1, args.repeats - 2)
     t_plain, r_plain = timed(lambda: plain_episode(port_prob), base_repeats)
     t_same_d, _ = timed(lambda: plain_episode(our_prob), base_repeats)
