@@ -28,7 +28,7 @@ RUNS = {
         "seqgan_oracle_tiny",
         [
             'algorithm={name: "sb3:PPO", kwargs: {gamma: 1.0, n_steps: 6, batch_size: 48, n_epochs: 1}}',
-            "env.reward_scheme=mc_rollout_shaped",
+            "env.reward_scheme.name=mc_rollout_shaped",
         ],
     ),
 }

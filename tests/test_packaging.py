@@ -169,3 +169,14 @@ def test_no_pickles_or_data_files_in_the_repository():
         if f.endswith((".pkl", ".pickle", ".pt", ".npz", ".pth"))
     ]
     assert bad == []
+
+
+def test_every_package_directory_is_listed_for_the_wheel():
+    listed = set(_pyproject()["tool"]["setuptools"]["packages"])
+    root = Path(__file__).resolve().parents[1]
+    found = {
+        ".".join(("seqadv", *p.parent.relative_to(root / "seqadv").parts))
+        for p in (root / "seqadv").rglob("__init__.py")
+    }
+    found.discard("seqadv.")
+    assert found - listed == set(), f"packages missing from pyproject.toml: {found - listed}"

@@ -345,7 +345,7 @@ def test_tiny_corpus_run(tmp_path):
                     "tokenizer": "space",
                     "max_len": 8,
                 },
-                "generator": {"embed_dim": 8, "hidden_dim": 16},
+                "generator": {"kwargs": {"embed_dim": 8, "hidden_dim": 16}},
                 "pretrain": {"epochs": 4, "batch_size": 8},
                 "eval": {"every_epochs": 2, "n_samples": 64, "bleu_max_n": 2, "n_self_bleu": 16},
                 "keep_samples": 10,

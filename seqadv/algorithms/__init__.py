@@ -6,9 +6,10 @@ them (nor stable-baselines3):
 - ``reinforce``: seqadv's REINFORCE (SeqGAN is reinforce with discount 0 on the
   ``mc_rollout`` reward mode).
 - ``sb3:PPO``, ``sb3:A2C``, ``sb3_contrib:RecurrentPPO``, ``sb3_contrib:MaskablePPO``:
-  stable-baselines3 / sb3-contrib on-policy algorithms whose actor is the generator (see
-  :mod:`seqadv.algorithms.sb3`). Use them with the ``mc_rollout_shaped`` reward mode and
-  ``gamma`` 1 (their default here): they sum rewards into returns.
+  stable-baselines3 / sb3-contrib on-policy algorithms whose actor is the policy (any policy
+  with ``actor_modules()``; see the package :mod:`seqadv.algorithms.sb3`). Use them with the
+  ``mc_rollout_shaped`` reward scheme and ``gamma`` 1 (their default here): they sum rewards
+  into returns.
 
 Any other on-policy SB3 class resolves by the same ``package:Class`` form
 (``stable_baselines3:PPO``, ``sb3_contrib:TRPO``) or by a dotted path to a user's class
@@ -55,7 +56,9 @@ def _resolve(name: str) -> Entry | None:
 
 ALGORITHMS = Registry("algorithm", resolver=_resolve)
 ALGORITHMS.add("reinforce", "seqadv.algorithms.reinforce:Reinforce", kind="seqadv")
-_SB3_SUMMARY = "{}: generator as actor, separate critic; use env.mode mc_rollout_shaped, gamma 1"
+_SB3_SUMMARY = (
+    "{}: policy as actor, separate critic; use env.reward_scheme mc_rollout_shaped, gamma 1"
+)
 for _name, _factory in (
     ("sb3:PPO", "ppo"),
     ("sb3:A2C", "a2c"),
@@ -64,7 +67,7 @@ for _name, _factory in (
 ):
     ALGORITHMS.add(
         _name,
-        f"seqadv.algorithms.sb3:{_factory}",
+        f"seqadv.algorithms.sb3.learner:{_factory}",
         kind="sb3",
         summary=_SB3_SUMMARY.format(_name.split(":")[1]),
     )

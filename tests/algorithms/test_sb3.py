@@ -17,6 +17,7 @@ from stable_baselines3 import DQN, PPO
 
 from seqadv.adversarial import AdversarialTrainer
 from seqadv.algorithms import ALGORITHMS
+from seqadv.algorithms.callbacks import DiscriminatorStep
 from seqadv.algorithms.sb3 import (
     AdversarialCallback,
     SB3Learner,
@@ -168,15 +169,16 @@ def test_action_logits_are_the_generators_projection():
 def test_actor_modules_are_the_generators_and_the_critic_is_separate():
     gen = oracle_generator()
     policy = build_policy("ActorCritic", gen)
-    assert policy.pi_features_extractor.embedding is gen.embedding
-    assert policy.pi_features_extractor.lstm is gen.lstm
+    actor = policy.pi_features_extractor.encoder  # the generator's PrefixEncoder
+    assert actor.embedding is gen.embedding and actor.lstm is gen.lstm
     assert policy.action_net.output is gen.output
-    assert policy.vf_features_extractor.lstm is not gen.lstm
+    critic = policy.vf_features_extractor.encoder  # a copy of it
+    assert critic.lstm is not gen.lstm and critic.embedding is not gen.embedding
     x = random_sequences(gen)
     values, _, _ = policy.evaluate_actions(prefix(x, 3, gen.pad_id), x[:, 3])
     values.sum().backward()
     assert all(p.grad is None for p in gen.parameters())  # value loss never moves the actor
-    assert policy.vf_features_extractor.lstm.weight_hh_l0.grad is not None
+    assert critic.lstm.weight_hh_l0.grad is not None
 
     shared = build_policy("ActorCritic", oracle_generator(), share_features_extractor=True)
     values, _, _ = shared.evaluate_actions(prefix(x, 3, gen.pad_id), x[:, 3])
@@ -193,7 +195,7 @@ def test_actor_with_hidden_layers_is_refused():
 def small_env(mode: str = "terminal", num_envs: int = 4) -> TextGenerationVectorEnv:
     """The default components (V = 16, T = 8), built from fixed seeds: identical every time."""
     return TextGenerationVectorEnv(
-        num_envs, reward_mode=mode, n_rollouts=2, autoreset_mode="disabled"
+        num_envs, reward_scheme=mode, n_rollouts=2, autoreset_mode="disabled"
     )
 
 
@@ -256,13 +258,21 @@ def test_without_a_critic_ppo_advantages_are_seqgans_q_estimates():
 
 
 def test_mc_rollout_mode_logs_a_warning(caplog):
+    # the warning follows the env's public reward_scheme.estimates_final_score
     caplog.set_level(logging.WARNING, logger="seqadv")
+    shaped = small_env("mc_rollout_shaped")
+    assert not shaped.reward_scheme.estimates_final_score
     learner = ALGORITHMS.make("sb3:A2C", policy=small_generator(), lr=1e-3)
-    learner.learn(small_env("mc_rollout_shaped"), 1)
+    learner.learn(shaped, 1)
     assert not [r for r in caplog.records if "mc_rollout" in r.getMessage()]
+    raw = small_env("mc_rollout")
+    assert raw.reward_scheme.estimates_final_score
     learner = ALGORITHMS.make("sb3:A2C", policy=small_generator(), lr=1e-3)
-    learner.learn(small_env("mc_rollout"), 1)
-    assert any("mc_rollout_shaped" in r.getMessage() for r in caplog.records)
+    learner.learn(raw, 1)
+    learner.learn(raw, 1)  # once per learner
+    messages = [r.getMessage() for r in caplog.records if "mc_rollout_shaped" in r.getMessage()]
+    assert len(messages) == 1
+    assert "'mc_rollout'" in messages[0] and "env.reward_scheme: mc_rollout_shaped" in messages[0]
 
 
 def test_learner_state_round_trips_through_a_weights_only_checkpoint(tmp_path):
@@ -320,7 +330,7 @@ def test_sb3_save_and_load_round_trip_and_export(tmp_path):
 
 def test_adversarial_callback_trains_the_discriminator_between_rollouts():
     env, gen = small_env("mc_rollout_shaped"), small_generator()
-    disc, rollout = env.core.discriminator, env.core.rollout_policy
+    disc, rollout = env.discriminator, env.rollout_policy
     d_before = copy.deepcopy(disc.state_dict())
     r_before = copy.deepcopy(rollout.state_dict())
     model = make_model("sb3:PPO", env, gen, n_epochs=1)
@@ -352,7 +362,7 @@ def test_sb3_names_are_registered():
 @pytest.mark.parametrize("name", ALGORITHMS.names())
 def test_every_registered_algorithm_trains_the_tiny_preset(name):
     trainer = AdversarialTrainer(
-        tiny(["pretrain.epochs=1", "adversarial.epochs=2", algorithm(name)])
+        tiny(["pretrain.epochs=1", "adversarial.rounds=2", algorithm(name)])
     )
     trainer._pretrain_generator()
     gen_before = copy.deepcopy(trainer.generator.state_dict())
@@ -389,8 +399,8 @@ def test_a_users_class_by_dotted_path_trains_in_the_trainer():
         tiny(
             [
                 "pretrain.epochs=1",
-                "adversarial.epochs=1",
-                "env.mode=mc_rollout_shaped",
+                "adversarial.rounds=1",
+                "env.reward_scheme.name=mc_rollout_shaped",
                 algorithm(name),
             ]
         )
@@ -442,7 +452,7 @@ def test_unknown_and_reserved_arguments_are_config_errors():
     ],
 )
 def test_stop_and_resume_gives_the_same_result(tmp_path, monkeypatch, name):
-    overrides = ["pretrain.epochs=1", "env.mode=mc_rollout_shaped", algorithm(name)]
+    overrides = ["pretrain.epochs=1", "env.reward_scheme.name=mc_rollout_shaped", algorithm(name)]
     straight = tmp_path / "straight"
     t1 = AdversarialTrainer(tiny(overrides), run=RunDir(straight))
     t1.fit()
@@ -450,18 +460,18 @@ def test_stop_and_resume_gives_the_same_result(tmp_path, monkeypatch, name):
     resumed = tmp_path / "resumed"
     t2 = AdversarialTrainer(tiny(overrides), run=RunDir(resumed))
     calls = {"n": 0}
-    original = AdversarialTrainer._train_discriminator
+    original = DiscriminatorStep.train_round
 
-    def interrupt(self, epochs):
+    def interrupt(self, epochs=None):
         calls["n"] += 1
         if calls["n"] == 4:  # 2 pretraining rounds, round 1, then inside round 2
             raise KeyboardInterrupt
         return original(self, epochs)
 
-    monkeypatch.setattr(AdversarialTrainer, "_train_discriminator", interrupt)
+    monkeypatch.setattr(DiscriminatorStep, "train_round", interrupt)
     with pytest.raises(KeyboardInterrupt):
         t2.fit()
-    monkeypatch.setattr(AdversarialTrainer, "_train_discriminator", original)
+    monkeypatch.setattr(DiscriminatorStep, "train_round", original)
     ckpt = torch.load(resumed / "checkpoints" / "last.pt", weights_only=True)
     assert ckpt["state"]["round"] == 1 and ckpt["adversarial"]["learner"]["model"] is not None
     t3 = AdversarialTrainer.resume(resumed)
@@ -476,7 +486,7 @@ def test_stop_and_resume_gives_the_same_result(tmp_path, monkeypatch, name):
 
 def test_checkpoint_holds_only_tensors_and_plain_data():
     trainer = AdversarialTrainer(
-        tiny(["pretrain.epochs=0", "adversarial.epochs=1", algorithm("sb3:PPO")])
+        tiny(["pretrain.epochs=0", "adversarial.rounds=1", algorithm("sb3:PPO")])
     )
     trainer.state["phase"] = "adversarial"
     trainer.fit()

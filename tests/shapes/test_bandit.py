@@ -80,6 +80,7 @@ DISCRIMINATORS.add("test_pair_scorer", PairScorer, level="sequence", override=Tr
 # -- the reward: IRGAN's log(1 + exp(f(q, d))) ---------------------------------------------------
 @register_reward("test_softplus", level="sequence", override=True)
 def softplus(logits: Tensor, **kwargs: Any) -> Tensor:
+    """IRGAN's reward log(1 + exp(f(q, d)))."""
     return torch.nn.functional.softplus(logits)
 
 
