@@ -42,8 +42,7 @@ def main() -> None:
     import torch
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from seqadv.envs.text_generation import as_text_data
-    from seqadv.envs.text_generation import TextGenerationEnv, TextGenerationVectorEnv
+    from seqadv.envs.text_generation import TextGenerationEnv, TextGenerationVectorEnv, as_text_data
     from seqadv.models.discriminator import make_discriminator
     from seqadv.models.generator import LSTMGenerator
     from seqadv.models.oracle import OracleLSTM

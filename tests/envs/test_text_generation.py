@@ -13,8 +13,11 @@ from torch import nn
 import seqadv  # noqa: F401  (registers the ids)
 from seqadv.data.source import TextData
 from seqadv.envs import ENVIRONMENTS
-from seqadv.envs.text_generation import TextGenerationCore
-from seqadv.envs.text_generation import TextGenerationEnv, TextGenerationVectorEnv
+from seqadv.envs.text_generation import (
+    TextGenerationCore,
+    TextGenerationEnv,
+    TextGenerationVectorEnv,
+)
 from seqadv.errors import ConfigError, RewardError, UnknownNameError
 from seqadv.models.generator import LSTMGenerator
 
