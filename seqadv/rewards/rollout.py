@@ -7,7 +7,7 @@ never re-read — and all B x N completions of one step are sampled together, bl
 inverse-CDF sampling (see :mod:`seqadv.models.sampling`).
 
 The rollout policy is any object with the generator's incremental interface:
-``zero_state(B)``, ``hidden_step(tokens, state)`` and ``continue_sequences(last_tokens,
+``zero_state(B)``, ``start_tokens(B)``, ``hidden_step(tokens, state)`` and ``continue_sequences(last_tokens,
 state, steps, generator, ...)`` (:class:`~seqadv.models.generator.LSTMGenerator` has them).
 Where the environment restricts the actions (a ``next_action_mask(prefixes, length)`` rule),
 the completions are drawn one step at a time through the policy's ``act`` with the mask of
@@ -33,6 +33,8 @@ class RolloutPolicy(Protocol):
     vocab_size: int
 
     def zero_state(self, batch_size: int) -> Any: ...
+
+    def start_tokens(self, batch_size: int) -> Tensor: ...
 
     def hidden_step(self, tokens: Tensor, state: Any) -> tuple[Tensor, Any]: ...
 

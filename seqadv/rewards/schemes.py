@@ -168,12 +168,19 @@ class MonteCarloRollouts(RewardScheme):
             next_action_mask=getattr(core, "next_action_mask", None),
         )
 
-    def reset(self, rows: Tensor | None) -> None:
+    def _start_state(self, n: int) -> Any:
+        """The rollout policy's state after reading the start token (before the first
+        action), as the policy itself is when it writes the first token."""
         policy = self.core.rollout_policy
+        with torch.no_grad():
+            _, state = policy.hidden_step(policy.start_tokens(n), policy.zero_state(n))
+        return state
+
+    def reset(self, rows: Tensor | None) -> None:
         if self.state is None or rows is None:
-            self.state = policy.zero_state(self.core.num_envs)
+            self.state = self._start_state(self.core.num_envs)
             return
-        fresh = policy.zero_state(int(rows.sum()))
+        fresh = self._start_state(int(rows.sum()))
         for part, new in zip(self.state, fresh, strict=True):
             part[rows] = new
 

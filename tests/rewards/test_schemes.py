@@ -84,3 +84,21 @@ def test_unknown_or_wrong_schemes_are_named():
 
 def terminal_discriminator():
     return TextGenerationVectorEnv(1, reward_scheme="terminal").discriminator
+
+
+@pytest.mark.parametrize("scheme", ["mc_rollout", "mc_rollout_shaped"])
+def test_rollouts_continue_from_the_state_the_policy_itself_would_have(scheme):
+    """After t tokens the rollout policy's cached state equals its teacher-forced state over
+    [start, x_1..x_t]: the start token is read first, as when the policy writes x_1."""
+    env = TextGenerationVectorEnv(3, autoreset_mode="disabled", reward_scheme=scheme, n_rollouts=2)
+    policy = env.rollout_policy
+    env.reset(seed=1)
+    written = []
+    for t in range(4):
+        tokens = torch.tensor([t + 1, t + 2, 7])
+        env.step_torch(tokens)
+        written.append(tokens)
+        with torch.no_grad():
+            inputs = torch.stack([policy.start_tokens(3), *written], dim=1)
+            out, _ = policy.lstm(policy.embedding(inputs))
+        assert torch.allclose(env.reward_scheme.state[0], out[:, -1], atol=1e-6)
