@@ -16,20 +16,8 @@ from typing import Any
 import numpy as np
 
 from seqadv.errors import DataError
+from seqadv.metrics import ngrams
 from seqadv.metrics.bleu_signature import _SMOOTHING, BleuResult, BleuSignature
-from seqadv.metrics.ngrams import (
-    Tokenizer,
-    _as_token_lists,
-    _check_n,
-    _check_ns,
-    _flatten,
-    _layout,
-    _next_keys,
-    _runs,
-    _tokenizer_lowercase,
-    _tokenizer_name,
-    _Vocab,
-)
 from seqadv.metrics.nltk_arithmetic import _mean, _sentence_scores
 
 __all__ = ["self_bleu", "self_bleu_many"]
@@ -49,7 +37,7 @@ def _closest_other_len(lengths: np.ndarray) -> np.ndarray:
 
 
 def self_bleu_many(
-    sentences: Any, ns: Iterable[int] = (2, 3, 4, 5), *, tokenizer: Tokenizer | None = None
+    sentences: Any, ns: Iterable[int] = (2, 3, 4, 5), *, tokenizer: ngrams.Tokenizer | None = None
 ) -> dict[int, BleuResult]:
     """Self-BLEU-n for every n in ``ns``: each sentence against all the others.
 
@@ -70,20 +58,20 @@ def self_bleu_many(
         DataError: Fewer than two sentences, or raw strings without a tokenizer.
         ConfigError: Bad ``ns``, or a tokenizer that is not a callable (e.g. a name).
     """
-    orders = _check_ns(ns)
+    orders = ngrams._check_ns(ns)
     max_n = orders[-1]
-    sents = _as_token_lists(sentences, tokenizer, "sentences")
-    flat, lengths = _flatten(sents)
+    sents = ngrams._as_token_lists(sentences, tokenizer, "sentences")
+    flat, lengths = ngrams._flatten(sents)
     m = len(lengths)
     if m < 2:
         raise DataError(f"Self-BLEU needs at least 2 sentences, got {m}")
-    vocab = _Vocab(flat)
+    vocab = ngrams._Vocab(flat)
     v = max(vocab.size, 1)
-    tok, sent = _layout(vocab.ids, lengths)
+    tok, sent = ngrams._layout(vocab.ids, lengths)
     matches = np.zeros((max_n, m), dtype=np.int64)
     prev = None
     for n in range(1, max_n + 1):
-        runs = _runs(_next_keys(prev, tok, n, v), sent)
+        runs = ngrams._runs(ngrams._next_keys(prev, tok, n, v), sent)
         prev = runs.dense
         if not len(runs.count):
             continue
@@ -108,8 +96,8 @@ def self_bleu_many(
             smoothing=_SMOOTHING,
             averaging="mean over sentences of sentence BLEU",
             references="others",
-            tokenizer=_tokenizer_name(tokenizer),
-            lowercase=_tokenizer_lowercase(tokenizer),
+            tokenizer=ngrams._tokenizer_name(tokenizer),
+            lowercase=ngrams._tokenizer_lowercase(tokenizer),
             n_hypotheses=m,
             n_references=m - 1,
         )
@@ -117,7 +105,9 @@ def self_bleu_many(
     return out
 
 
-def self_bleu(sentences: Any, n: int = 4, *, tokenizer: Tokenizer | None = None) -> BleuResult:
+def self_bleu(
+    sentences: Any, n: int = 4, *, tokenizer: ngrams.Tokenizer | None = None
+) -> BleuResult:
     """Self-BLEU-n: mean nltk ``sentence_bleu`` of each sentence against all the others."""
-    n = _check_n(n)
+    n = ngrams._check_n(n)
     return self_bleu_many(sentences, (n,), tokenizer=tokenizer)[n]

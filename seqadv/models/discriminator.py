@@ -518,7 +518,17 @@ def _last_real_index(real: Tensor) -> Tensor:
 
 
 class _RecurrentDiscriminator(Discriminator):
-    """Shared body of the LSTM discriminators: embedding -> LSTM -> (B, T, H) states."""
+    """Shared body of the LSTM discriminators: embedding -> LSTM -> (B, T, H) states.
+
+    Args:
+        vocab_size: V (ids 0..V-1 are words; V is padding).
+        max_len: the longest T accepted.
+        pad_id: the corpus' PAD id, or None (padding is then V).
+        embedding_dim: E.
+        hidden_size: H (default 64).
+        num_layers: stacked LSTM layers.
+        dropout: dropout before the output layer (and between LSTM layers).
+    """
 
     def __init__(
         self,
@@ -573,14 +583,8 @@ class _RecurrentDiscriminator(Discriminator):
 class LSTMDiscriminator(_RecurrentDiscriminator):
     """Embedding -> LSTM -> the state after the last real token -> linear -> one logit.
 
-    Args:
-        vocab_size: V (ids 0..V-1 are words; V is padding).
-        max_len: the longest T accepted.
-        pad_id: the corpus' PAD id, or None (padding is then V).
-        embedding_dim: E.
-        hidden_size: H (default 64).
-        num_layers: stacked LSTM layers.
-        dropout: dropout before the output layer (and between LSTM layers).
+
+    Args: those of :class:`_RecurrentDiscriminator`.
     """
 
     level = "sequence"
@@ -604,14 +608,8 @@ class TokenDiscriminator(_RecurrentDiscriminator):
     0..t), so ``sigmoid`` of it is a per-token reward. Logits at padding positions are
     computed but meaningless: :meth:`loss` takes a mask of real positions.
 
-    Args:
-        vocab_size: V (ids 0..V-1 are words; V is padding).
-        max_len: the longest T accepted.
-        pad_id: the corpus' PAD id, or None (padding is then V).
-        embedding_dim: E.
-        hidden_size: H (default 64).
-        num_layers: stacked LSTM layers.
-        dropout: dropout before the output layer (and between LSTM layers).
+
+    Args: those of :class:`_RecurrentDiscriminator`.
     """
 
     level = "token"

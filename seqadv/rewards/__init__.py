@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from seqadv.rewards.registry import BUILTIN_FUNCTIONS as _BUILTINS
 from seqadv.rewards.registry import (
     REWARD_INPUTS,
     REWARD_LEVELS,
@@ -21,20 +22,6 @@ from seqadv.rewards.registry import (
     list_rewards,
     register_reward,
     resolve_reward,
-)
-
-_BUILTINS = (
-    "prob",
-    "log_prob",
-    "minimax",
-    "logit",
-    "constant",
-    "rank",
-    "kl",
-    "reverse_kl",
-    "js",
-    "squared_hellinger",
-    "pearson_chi2",
 )
 
 __all__ = [

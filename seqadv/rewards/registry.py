@@ -170,38 +170,43 @@ def register_reward(
     return decorator
 
 
+_F_DIV = {"level": "any", "family": "f-divergence"}
+#: (registry name, function in seqadv.rewards.builtin, metadata) of every built-in reward
+_BUILTIN_TABLE: list[tuple[str, str, dict[str, Any]]] = [
+    ("prob", "prob", {"level": "any"}),
+    ("log_prob", "log_prob", {"level": "any"}),
+    ("minimax", "minimax", {"level": "any"}),
+    ("logit", "logit", {"level": "any"}),
+    (
+        "critic",
+        "logit",
+        {"level": "any", "summary": "Alias of 'logit': the raw critic score (WGAN-style)."},
+    ),
+    ("constant", "constant", {"level": "any"}),
+    (
+        "rank",
+        "rank",
+        {
+            "level": "sequence",
+            "needs": ("features", "reference_features", "comparison_features"),
+        },
+    ),
+    ("kl", "kl", _F_DIV),
+    ("reverse_kl", "reverse_kl", _F_DIV),
+    ("js", "js", _F_DIV),
+    ("squared_hellinger", "squared_hellinger", _F_DIV),
+    ("pearson_chi2", "pearson_chi2", _F_DIV),
+]
+
+#: the functions of seqadv.rewards.builtin, in table order
+BUILTIN_FUNCTIONS: tuple[str, ...] = tuple(dict.fromkeys(attr for _, attr, _ in _BUILTIN_TABLE))
+
+
 def _register_builtins() -> None:
     """Register the built-in rewards lazily: metadata now, ``import torch`` on first use."""
-    builtin = "seqadv.rewards.builtin"
-    f_div = {"level": "any", "family": "f-divergence"}
-    table: list[tuple[str, str, dict[str, Any]]] = [
-        ("prob", "prob", {"level": "any"}),
-        ("log_prob", "log_prob", {"level": "any"}),
-        ("minimax", "minimax", {"level": "any"}),
-        ("logit", "logit", {"level": "any"}),
-        (
-            "critic",
-            "logit",
-            {"level": "any", "summary": "Alias of 'logit': the raw critic score (WGAN-style)."},
-        ),
-        ("constant", "constant", {"level": "any"}),
-        (
-            "rank",
-            "rank",
-            {
-                "level": "sequence",
-                "needs": ("features", "reference_features", "comparison_features"),
-            },
-        ),
-        ("kl", "kl", f_div),
-        ("reverse_kl", "reverse_kl", f_div),
-        ("js", "js", f_div),
-        ("squared_hellinger", "squared_hellinger", f_div),
-        ("pearson_chi2", "pearson_chi2", f_div),
-    ]
-    for name, attr, meta in table:
+    for name, attr, meta in _BUILTIN_TABLE:
         meta = {"needs": (), "source": "builtin", **meta}
-        REWARDS.add(name, f"{builtin}:{attr}", **meta)
+        REWARDS.add(name, f"seqadv.rewards.builtin:{attr}", **meta)
 
 
 _register_builtins()
