@@ -4,7 +4,8 @@ Names map to learner factories, registered lazily so that importing seqadv does 
 them (nor stable-baselines3):
 
 - ``reinforce``: seqadv's REINFORCE (SeqGAN is reinforce with discount 0 on the
-  ``mc_rollout`` reward mode).
+  ``mc_rollout`` reward scheme).
+- ``actor_critic``: the policy gradient with a learned critic and GAE (or any estimator).
 - ``sb3:PPO``, ``sb3:A2C``, ``sb3_contrib:RecurrentPPO``, ``sb3_contrib:MaskablePPO``:
   stable-baselines3 / sb3-contrib on-policy algorithms whose actor is the policy (any policy
   with ``actor_modules()``; see the package :mod:`seqadv.algorithms.sb3`). Use them with the
@@ -56,6 +57,12 @@ def _resolve(name: str) -> Entry | None:
 
 ALGORITHMS = Registry("algorithm", resolver=_resolve)
 ALGORITHMS.add("reinforce", "seqadv.algorithms.reinforce:Reinforce", kind="seqadv")
+ALGORITHMS.add(
+    "actor_critic",
+    "seqadv.algorithms.actor_critic:ActorCritic",
+    kind="seqadv",
+    summary="policy gradient with a learned critic (a copy of the policy's encoder); GAE by default",
+)
 _SB3_SUMMARY = (
     "{}: policy as actor, separate critic; use env.reward_scheme mc_rollout_shaped, gamma 1"
 )

@@ -81,10 +81,14 @@ class Learner:
         return stats
 
     def optimizer_step(self, loss: Tensor) -> float:
-        """Backpropagate ``loss``, clip, step; returns the gradient norm before clipping."""
+        """Backpropagate ``loss``, clip, step; returns the gradient norm before clipping.
+
+        The norm is over every parameter the optimizer holds (a critic's too, if added)."""
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        params = [p for p in self.policy.parameters() if p.grad is not None]
+        params = [
+            p for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None
+        ]
         if self.grad_clip is not None:
             norm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
         else:
