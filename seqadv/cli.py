@@ -134,7 +134,16 @@ def _load_generator(path: str):
     from seqadv.models.generator import LSTMGenerator
     from seqadv.runs import load_checkpoint
 
+    from seqadv.errors import CheckpointError
+
     ckpt = load_checkpoint(path)
+    name = ckpt.get("generator_name", "lstm")
+    if name != "lstm" or not ckpt.get("generator_spec"):
+        raise CheckpointError(
+            f"{ckpt['path']}: its policy is {name!r}; seqadv sample and eval rebuild the "
+            "built-in 'lstm' generator from its spec only (load other policies in Python: "
+            "build them through GENERATORS and load_state_dict(checkpoint['generator']))"
+        )
     gen = LSTMGenerator.from_spec(ckpt["generator_spec"])
     gen.load_state_dict(ckpt["generator"])
     gen.eval()

@@ -262,3 +262,12 @@ def test_bandit_forms_pass_the_checkers():
 def test_names_are_listed_where_users_look():
     assert "test_softplus" in REWARDS and "test_mf_policy" in GENERATORS
     assert gym.spec("test/Bandit-v0").vector_entry_point is BanditVectorEnv
+
+
+def test_sample_names_what_it_cannot_rebuild(train_cli, capsys):
+    from seqadv.cli import main
+
+    trained = train_cli(config(ALGORITHMS["reinforce"]) | {"adversarial": {"rounds": 1}})
+    assert main(["sample", str(trained.run), "-n", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "test_mf_policy" in err and "Traceback" not in err
