@@ -131,10 +131,9 @@ def _print_summary(trainer: Any, final: dict[str, Any]) -> None:
 # -- sample -----------------------------------------------------------------------------------
 def _load_generator(path: str):
     from seqadv.data.vocab import Vocab
+    from seqadv.errors import CheckpointError
     from seqadv.models.generator import LSTMGenerator
     from seqadv.runs import load_checkpoint
-
-    from seqadv.errors import CheckpointError
 
     ckpt = load_checkpoint(path)
     name = ckpt.get("generator_name", "lstm")

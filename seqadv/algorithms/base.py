@@ -52,6 +52,14 @@ class Learner:
         self.rng = torch.Generator().manual_seed(int(seed))
         self.num_updates = 0
 
+    @property
+    def generator(self) -> torch.Generator:
+        """Deprecated name of :attr:`rng` (``generator`` is the model elsewhere)."""
+        import warnings
+
+        warnings.warn("Learner.generator is deprecated: use Learner.rng", DeprecationWarning, stacklevel=2)
+        return self.rng
+
     # -- the two hooks ------------------------------------------------------------------------
     def collect(self, env: Any) -> RolloutBatch:
         """One batch of whole episodes from ``env``."""

@@ -15,6 +15,7 @@ synthetic oracle) every sequence has exactly ``max_len`` tokens. The first input
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -220,6 +221,14 @@ class LSTMGenerator(nn.Module):
         ``obs`` (B, T) holds the prefixes written so far (``pad_id`` after them); an empty
         prefix gives the zero state with the start token pending, a written one is read once.
         """
+        if isinstance(obs, int):  # the first core's initial_state(batch_size)
+            warnings.warn(
+                "initial_state(batch_size) is deprecated: zero_state(batch_size) is the zero "
+                "(h, c); initial_state(obs) is the policy protocol's",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return self.zero_state(obs)  # type: ignore[return-value]
         obs = torch.as_tensor(obs)
         rows = obs.shape[0]
         h, c = self.zero_state(rows)

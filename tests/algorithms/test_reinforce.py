@@ -143,3 +143,13 @@ def test_bad_arguments_are_named():
         Reinforce(policy, reduction="token_sum")
     with pytest.raises(ConfigError, match="unknown argument.*'gamma'"):
         ALGORITHMS.make("reinforce", policy=policy, gamma=0.9)
+
+
+def test_old_names_work_for_one_version_with_a_warning():
+    gen = LSTMGenerator(8, embed_dim=4, hidden_dim=4, max_len=3)
+    learner = Reinforce(gen)
+    with pytest.warns(DeprecationWarning, match="Learner.rng"):
+        assert learner.generator is learner.rng
+    with pytest.warns(DeprecationWarning, match="zero_state"):
+        h, c = gen.initial_state(3)
+    assert h.shape == (3, 4) and not h.any() and not c.any()
