@@ -94,7 +94,7 @@ def plot_learning_curve(
         if boundary is not None:
             ax.axvline(boundary, color="black", lw=0.8, ls="--")
             ax.annotate("adversarial ->", (boundary, ax.get_ylim()[1]), fontsize=7, va="top")
-        ax.set_xlabel(xlabel or "MLE epochs, then adversarial epochs")
+        ax.set_xlabel(xlabel or "MLE epochs, then adversarial rounds")
         ax.set_ylabel(metric_label(key))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -110,7 +110,7 @@ def plot_series(
     keys: Sequence[str],
     path: str | os.PathLike,
     title: str = "",
-    xlabel: str = "adversarial epoch",
+    xlabel: str = "adversarial round",
 ) -> Path | None:
     """One panel per key present in ``records`` (e.g. reward and discriminator accuracy)."""
     present = [k for k in keys if any(k in r for r in records)]

@@ -94,6 +94,7 @@ class RewardScheme:
     needs: tuple[str, ...] = ()
     discriminator_level = "sequence"
     estimates_final_score = False
+    registered_name: str | None = None  # the REWARD_SCHEMES name it was built from
 
     def bind(self, core: Any) -> None:
         """Attach to an environment's batched core (its ``score``, rollout policy, RNG)."""
@@ -108,7 +109,7 @@ class RewardScheme:
 
     @property
     def name(self) -> str:
-        return getattr(self, "_registered_name", type(self).__name__)
+        return self.registered_name or type(self).__name__
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -275,7 +276,7 @@ def make_scheme(spec: Any, **kwargs: Any) -> RewardScheme:
         scheme = name(**{**kwargs, **own})
     else:
         scheme = REWARD_SCHEMES.make(str(name), **{**kwargs, **own})
-        scheme._registered_name = str(name)
+        scheme.registered_name = str(name)
     if not isinstance(scheme, RewardScheme):
         raise ConfigError(
             f"reward scheme {name!r} built a {type(scheme).__name__}, not a RewardScheme"
