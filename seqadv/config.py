@@ -308,32 +308,93 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 
 
 def validate(cfg: ExperimentConfig, where: str = "config") -> None:
-    """Checks that span fields or values (the types are checked already)."""
+    """Ranges and choices of every field (the types are checked already).
+
+    Raises:
+        ConfigError: naming the key and what would be valid.
+    """
 
     def need(ok: bool, key: str, msg: str) -> None:
         if not ok:
             raise ConfigError(f"{where}: {key} {msg}")
 
-    if cfg.data.source == "corpus":
-        need(
-            bool(cfg.data.train_path), "data.train_path", "is required when data.source is 'corpus'"
-        )
-    need(cfg.data.max_len >= 2, "data.max_len", "must be >= 2")
-    need(cfg.data.n_train >= 1, "data.n_train", "must be >= 1")
-    need(cfg.threads >= 1, "threads", "must be >= 1")
-    need(cfg.pretrain.epochs >= 0, "pretrain.epochs", "must be >= 0")
-    need(cfg.pretrain.batch_size >= 1, "pretrain.batch_size", "must be >= 1")
-    need(cfg.adversarial.rounds >= 0, "adversarial.rounds", "must be >= 0")
+    def at_least(value: Any, key: str, low: float, optional: bool = False) -> None:
+        if value is None and optional:
+            return
+        need(value is not None and value >= low, key, f"must be >= {low:g}, got {value!r}")
+
+    def positive(value: Any, key: str, optional: bool = False) -> None:
+        if value is None and optional:
+            return
+        need(value is not None and value > 0, key, f"must be > 0, got {value!r}")
+
+    def choice(value: Any, key: str, options: tuple[str, ...]) -> None:
+        need(value in options, key, f"must be one of {', '.join(options)}, got {value!r}")
+
+    name = cfg.name
     need(
-        0.0 <= cfg.adversarial.rollout_update_rate <= 1.0,
-        "adversarial.rollout_update_rate",
-        "must be in [0, 1]",
+        bool(name) and "/" not in name and "\\" not in name and not name.startswith("."),
+        "name",
+        f"must be a plain name (no path separators, not starting with '.'), got {name!r}",
     )
-    need(cfg.eval.every_epochs >= 1, "eval.every_epochs", "must be >= 1")
-    need(cfg.eval.every_rounds >= 1, "eval.every_rounds", "must be >= 1")
-    need(cfg.eval.n_samples >= 1, "eval.n_samples", "must be >= 1")
-    need(cfg.eval.temperature > 0, "eval.temperature", "must be > 0")
-    need(cfg.env.num_envs >= 1, "env.num_envs", "must be >= 1")
+    d = cfg.data
+    if d.source == "corpus":
+        need(bool(d.train_path), "data.train_path", "is required when data.source is 'corpus'")
+    at_least(d.max_len, "data.max_len", 2)
+    at_least(d.n_train, "data.n_train", 1)
+    at_least(d.n_test, "data.n_test", 0)
+    at_least(d.vocab_size, "data.vocab_size", 2)
+    at_least(d.oracle_embed_dim, "data.oracle_embed_dim", 1)
+    at_least(d.oracle_hidden_dim, "data.oracle_hidden_dim", 1)
+    at_least(d.min_freq, "data.min_freq", 1)
+    at_least(d.max_vocab, "data.max_vocab", 5, optional=True)  # PAD, BOS, EOS, UNK + a word
+    at_least(d.max_sentences, "data.max_sentences", 1, optional=True)
+    choice(d.tokenizer, "data.tokenizer", ("nltk", "space", "char"))
+    choice(d.long_lines, "data.long_lines", ("truncate", "skip", "error"))
+    choice(d.encoding_errors, "data.encoding_errors", ("strict", "replace", "skip"))
+    at_least(cfg.threads, "threads", 1)
+    p = cfg.pretrain
+    at_least(p.epochs, "pretrain.epochs", 0)
+    at_least(p.batch_size, "pretrain.batch_size", 1)
+    positive(p.lr, "pretrain.lr")
+    positive(p.grad_clip, "pretrain.grad_clip", optional=True)
+    positive(p.budget_minutes, "pretrain.budget_minutes", optional=True)
+    dis = cfg.discriminator
+    positive(dis.lr, "discriminator.lr")
+    need(
+        dis.batch_size >= 2 and dis.batch_size % 2 == 0,
+        "discriminator.batch_size",
+        f"must be an even number >= 2 (half real, half generated), got {dis.batch_size!r}",
+    )
+    at_least(dis.pretrain_rounds, "discriminator.pretrain_rounds", 0)
+    at_least(dis.pretrain_epochs, "discriminator.pretrain_epochs", 1)
+    at_least(dis.n_negatives, "discriminator.n_negatives", 1)
+    at_least(dis.n_real, "discriminator.n_real", 1, optional=True)
+    a = cfg.adversarial
+    at_least(a.rounds, "adversarial.rounds", 0)
+    at_least(a.generator_steps, "adversarial.generator_steps", 1)
+    at_least(a.discriminator_rounds, "adversarial.discriminator_rounds", 0)
+    at_least(a.discriminator_epochs, "adversarial.discriminator_epochs", 1)
+    need(
+        0.0 <= a.rollout_update_rate <= 1.0,
+        "adversarial.rollout_update_rate",
+        f"must be in [0, 1], got {a.rollout_update_rate!r}",
+    )
+    positive(a.lr, "adversarial.lr")
+    positive(a.grad_clip, "adversarial.grad_clip", optional=True)
+    at_least(a.mle_steps, "adversarial.mle_steps", 0)
+    positive(a.budget_minutes, "adversarial.budget_minutes", optional=True)
+    e = cfg.eval
+    at_least(e.every_epochs, "eval.every_epochs", 1)
+    at_least(e.every_rounds, "eval.every_rounds", 1)
+    at_least(e.n_samples, "eval.n_samples", 1)
+    need(0 < e.temperature < float("inf"), "eval.temperature", f"must be > 0, got {e.temperature!r}")
+    need(1 <= e.bleu_max_n <= 10, "eval.bleu_max_n", f"must be in 1..10, got {e.bleu_max_n!r}")
+    at_least(e.n_bleu_samples, "eval.n_bleu_samples", 1, optional=True)
+    at_least(e.n_self_bleu, "eval.n_self_bleu", 2, optional=True)
+    at_least(e.n_print, "eval.n_print", 0)
+    at_least(cfg.keep_samples, "keep_samples", 0)
+    at_least(cfg.env.num_envs, "env.num_envs", 1)
 
 
 #: old key -> new key (and how the value moves), kept for one version
@@ -468,17 +529,37 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc})") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from exc
     if data is None:
-        return {}
+        raise ConfigError(
+            f"{path}: the config file is empty (give at least a name, or run `seqadv train` "
+            "without a CONFIG for the built-in default)"
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
     return data
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (lines {seen[key]} and {line})",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_config(
@@ -486,8 +567,32 @@ def load_config(
 ) -> ExperimentConfig:
     """Read a YAML config (or the defaults when ``path`` is None) and apply overrides."""
     data = read_yaml(path) if path is not None else {}
-    apply_overrides(data, overrides or [])
-    return config_from_dict(data, where=str(path) if path is not None else "config")
+    overrides = list(overrides or [])
+    apply_overrides(data, overrides)
+    where = str(path) if path is not None else "config"
+    try:
+        return config_from_dict(data, where=where)
+    except ConfigError as exc:
+        culprit = _override_at_fault(str(exc), where, overrides)
+        if culprit is None:
+            raise
+        raise ConfigError(f"--set {culprit}: {str(exc)[len(where) + 2 :]}") from None
+
+
+def _override_at_fault(message: str, where: str, overrides: list[str]) -> str | None:
+    """The ``--set`` item whose key the error ``message`` (``"WHERE: KEY ..."``) is about."""
+    import re
+
+    if not message.startswith(f"{where}: "):
+        return None
+    rest = message[len(where) + 2 :]
+    quoted = re.match(r"unknown key '([^']+)'", rest)
+    key = quoted.group(1) if quoted else rest.split(" ", 1)[0]
+    for item in overrides:
+        given = _OVERRIDE_RENAMES.get(item.partition("=")[0].strip(), item.partition("=")[0].strip())
+        if key == given or key.startswith(given + ".") or given.startswith(key + "."):
+            return item
+    return None
 
 
 def dump_config(cfg: ExperimentConfig) -> str:

@@ -32,3 +32,17 @@ class CheckpointError(SeqadvError):
 
 class RewardError(SeqadvError, ValueError):
     """A reward returned the wrong shape or non-finite values."""
+
+
+class NonFiniteError(SeqadvError, FloatingPointError):
+    """Training met a NaN or infinite loss, gradient norm, reward or parameter.
+
+    Raised before the optimizer step that would have spread it into the weights (the
+    stable-baselines3 learner, whose steps run inside SB3, raises at the first check it
+    gets: a reward as it is collected, a gradient before SB3's optimizer step, the losses
+    and parameters after SB3's ``train()``). The message names the phase or component (the
+    learner and its update number, ``MLE step``, ``discriminator training`` and its epoch and
+    batch), what was not finite and, for the learners, the batch's rewards. The trainer
+    checkpoints only after a finished round, epoch or phase, so the run directory's
+    ``checkpoints/last.pt`` stays the last good state.
+    """

@@ -81,9 +81,9 @@ def test_tiny_preset_is_tiny():
     assert cfg.generator.kwargs["hidden_dim"] <= 16 and cfg.pretrain.epochs <= 10
 
 
-def test_empty_file_gives_defaults(tmp_path):
-    assert load_config(write(tmp_path, "")) == ExperimentConfig()
-    assert load_config(write(tmp_path, "# only a comment\n")) == ExperimentConfig()
+def test_an_empty_file_is_refused_not_read_as_the_full_default(tmp_path):
+    with pytest.raises(ConfigError, match="the config file is empty"):
+        load_config(write(tmp_path, ""))
 
 
 # -- unknown keys and types ------------------------------------------------------------------------
@@ -255,7 +255,9 @@ def test_apply_overrides_in_place_on_nested_mapping():
     epochs=st.integers(0, 10_000),
     lr=st.floats(1e-6, 10.0, allow_nan=False),
     seed=st.none() | st.integers(0, 2**31 - 1),
-    name=st.text(min_size=1, max_size=20).filter(lambda s: s.strip() == s and s.isprintable()),
+    name=st.text(min_size=1, max_size=20).filter(
+        lambda s: s.strip() == s and s.isprintable() and not ({"/", "\\"} & set(s)) and s[0] != "."
+    ),
     clip=st.none() | st.floats(0.1, 100.0),
 )
 def test_dump_and_reload_round_trip(epochs, lr, seed, name, clip):
@@ -330,3 +332,48 @@ def test_a_component_may_be_given_by_name_alone():
     data = {"env": {"reward_scheme": "mc_rollout"}}
     apply_overrides(data, ["env.reward_scheme.kwargs.n_rollouts=2"])
     assert config_from_dict(data).env.reward_scheme.kwargs == {"n_rollouts": 2}
+
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"data": {"vocab_size": 1}}, "data.vocab_size must be >= 2, got 1"),
+        ({"data": {"n_test": -1}}, "data.n_test must be >= 0, got -1"),
+        ({"data": {"tokenizer": "bpe"}}, "data.tokenizer must be one of nltk, space, char"),
+        ({"pretrain": {"lr": -1}}, "pretrain.lr must be > 0, got -1.0"),
+        ({"pretrain": {"budget_minutes": -5}}, "pretrain.budget_minutes must be > 0"),
+        ({"discriminator": {"batch_size": 0}}, "discriminator.batch_size must be an even number"),
+        ({"discriminator": {"batch_size": 7}}, "discriminator.batch_size must be an even number"),
+        ({"adversarial": {"budget_minutes": 0}}, "adversarial.budget_minutes must be > 0"),
+        ({"adversarial": {"generator_steps": 0}}, "adversarial.generator_steps must be >= 1"),
+        ({"eval": {"bleu_max_n": 100000000}}, "eval.bleu_max_n must be in 1..10"),
+        ({"eval": {"temperature": float("nan")}}, "eval.temperature must be > 0"),
+        ({"keep_samples": -1}, "keep_samples must be >= 0, got -1"),
+        ({"name": "../escape"}, "name must be a plain name"),
+    ],
+)
+def test_every_range_is_checked_at_load_time(data, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        config_from_dict(data, where="my.yaml")
+
+
+def test_a_key_given_twice_names_both_lines(tmp_path):
+    path = write(tmp_path, "name: a\npretrain:\n  epochs: 1\n  epochs: 2\n")
+    with pytest.raises(ConfigError, match=r"key 'epochs' is given twice \(lines 3 and 4\)") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+def test_bad_set_values_are_blamed_on_set_not_on_the_file(tmp_path):
+    path = write(tmp_path, "name: a\npretrain: {epochs: 1}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["pretrain.lr=-3"])
+    assert str(info.value).startswith("--set pretrain.lr=-3: pretrain.lr must be > 0")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["pretrain.epochz=3"])
+    assert str(info.value).startswith("--set pretrain.epochz=3: unknown key 'pretrain.epochz'")
+    bad_file = write(tmp_path, "name: a\npretrain: {lr: -1}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(bad_file, ["pretrain.epochs=3"])
+    assert str(info.value).startswith(str(bad_file))

@@ -143,7 +143,13 @@ class ActorCritic(Learner):
     def update(self, batch: RolloutBatch) -> dict[str, Any]:
         self.policy.train()
         loss, stats = self.loss(batch)
-        stats["gen/grad_norm"] = self.optimizer_step(loss)
+        terms = (
+            f"policy-gradient loss {stats['gen/pg_loss']:.6g}, value loss "
+            f"{stats['gen/value_loss']:.6g}, value_coef {self.value_coef:g}"
+        )
+        if "gen/entropy" in stats:
+            terms += f", mean entropy {stats['gen/entropy']:.6g}"
+        stats["gen/grad_norm"] = self.optimizer_step(loss, f"the actor-critic loss ({terms})")
         return stats
 
     def state_dict(self) -> dict[str, Any]:

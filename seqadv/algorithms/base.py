@@ -7,11 +7,17 @@ optimizer step), calling the callbacks after each update. Returns and advantages
 an estimator of :mod:`seqadv.algorithms.advantages`. Training-time extras (discriminator
 training, rollout-policy sync, evaluation, checkpoints) are callbacks
 (:mod:`seqadv.algorithms.callbacks`), never subclasses.
+
+Non-finite numbers stop training before they reach the weights: ``learn`` refuses a batch
+whose rewards are not finite, and :meth:`Learner.optimizer_step` a loss or gradient norm
+that is not, each with a :class:`~seqadv.errors.NonFiniteError` naming the learner, its
+update number and the batch's rewards.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -20,8 +26,16 @@ import torch
 from torch import Tensor
 
 from seqadv.algorithms.batch import EpisodeBatch, RolloutBatch, collect_rollout, final_rewards
+from seqadv.errors import NonFiniteError
 
-__all__ = ["Learner", "RolloutBatch", "EpisodeBatch", "Callback", "blend_parameters_"]
+__all__ = [
+    "Learner",
+    "RolloutBatch",
+    "EpisodeBatch",
+    "Callback",
+    "blend_parameters_",
+    "describe_rewards",
+]
 
 log = logging.getLogger("seqadv")
 
@@ -51,6 +65,7 @@ class Learner:
         self.optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
         self.rng = torch.Generator().manual_seed(int(seed))
         self.num_updates = 0
+        self._batch: RolloutBatch | None = None  # the batch learn() is updating on
 
     @property
     def generator(self) -> torch.Generator:
@@ -78,7 +93,12 @@ class Learner:
             start = time.perf_counter()
             batch = self.collect(env)
             collected = time.perf_counter()
-            stats = self.update(batch)
+            self.check_rewards(batch)
+            self._batch = batch  # for the messages of optimizer_step
+            try:
+                stats = self.update(batch)
+            finally:
+                self._batch = None
             self.num_updates += 1
             stats["time/collect_s"] = collected - start
             stats["time/update_s"] = time.perf_counter() - collected
@@ -88,10 +108,34 @@ class Learner:
                 callback(self, stats)
         return stats
 
-    def optimizer_step(self, loss: Tensor) -> float:
+    def check_rewards(self, batch: RolloutBatch) -> None:
+        """Raise :class:`~seqadv.errors.NonFiniteError` unless every reward of ``batch`` is
+        finite (called by :meth:`learn` before :meth:`update`)."""
+        if not bool(torch.isfinite(batch.rewards).all()):
+            raise NonFiniteError(
+                f"{self._where()}: the collected batch has non-finite rewards, from the "
+                "environment's reward (env.reward and env.reward_scheme): "
+                f"{describe_rewards(batch.rewards)}. The model was not updated"
+            )
+
+    def optimizer_step(self, loss: Tensor, what: str = "the loss") -> float:
         """Backpropagate ``loss``, clip, step; returns the gradient norm before clipping.
 
-        The norm is over every parameter the optimizer holds (a critic's too, if added)."""
+        The norm is over every parameter the optimizer holds (a critic's too, if added).
+
+        Raises:
+            NonFiniteError: ``loss`` (checked before backward) or the gradient norm (before
+                the step) is NaN or infinite; the weights and the optimizer's state are left
+                as they were. The message names the learner, its update number, ``what``
+                (e.g. ``"the policy-gradient loss"``) and the rewards of the batch
+                :meth:`learn` is updating on.
+        """
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise NonFiniteError(
+                f"{self._where()}: {what} is {value}, before backward{self._context()}; "
+                "the model was not updated"
+            )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = [
@@ -101,8 +145,26 @@ class Learner:
             norm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
         else:
             norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
+        total = float(norm)
+        if not math.isfinite(total):
+            raise NonFiniteError(
+                f"{self._where()}: the gradient norm is {total} ({what} is {value:.6g}), before "
+                f"the optimizer step{self._context()}; the model was not updated"
+            )
         self.optimizer.step()
-        return float(norm)
+        return total
+
+    def _where(self) -> str:
+        """``"Reinforce update 3"``: the learner and the number of the update under way."""
+        return f"{type(self).__name__} update {self.num_updates + 1}"
+
+    def _context(self) -> str:
+        """The rewards of the batch being updated on, for a message (empty outside learn)."""
+        batch = getattr(self, "_batch", None)
+        if batch is None:
+            return ""
+        rewards = describe_rewards(batch.rewards, batch.mask)
+        return f" (rewards of the batch, from the environment's reward: {rewards})"
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +177,38 @@ class Learner:
         self.optimizer.load_state_dict(state["optimizer"])
         self.rng.set_state(state["rng"] if "rng" in state else state["generator"])
         self.num_updates = int(state["num_updates"])
+
+
+def describe_rewards(rewards: Any, mask: Tensor | None = None) -> str:
+    """A short account of ``rewards`` for an error message: counts of NaN and infinite
+    values, the range of the finite ones (over ``mask`` when given) and, for magnitudes
+    near float32's limit, a hint to scale the reward down."""
+    values = torch.as_tensor(rewards).detach().to(torch.float64)
+    values = (values if mask is None else values[mask]).flatten()
+    parts = []
+    n_nan = int(torch.isnan(values).sum())
+    n_inf = int(torch.isinf(values).sum())
+    if n_nan or n_inf:
+        parts.append(f"{n_nan} NaN and {n_inf} infinite of {values.numel()}")
+    finite = values[torch.isfinite(values)]
+    large = False
+    if finite.numel():
+        low, high = float(finite.min()), float(finite.max())
+        parts.append(f"{'finite ' if n_nan or n_inf else ''}min {low:.4g}, max {high:.4g}")
+        large = max(abs(low), abs(high)) >= 1e18
+    if n_nan or n_inf:
+        parts.append(
+            "a reward's own outputs are checked finite, so a NaN or infinite reward here "
+            "usually means large rewards overflowed float32 in the reward scheme's arithmetic, "
+            "such as a mean of Monte-Carlo rollouts or a difference of scores: scale the "
+            "reward down"
+        )
+    elif large:
+        parts.append(
+            "rewards this large overflow float32 once summed or squared in the loss: "
+            "scale the reward down"
+        )
+    return "; ".join(parts) if parts else "no rewards"
 
 
 def blend_parameters_(target: torch.nn.Module, source: torch.nn.Module, rate: float) -> None:

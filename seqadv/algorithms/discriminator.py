@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqadv.errors import NonFiniteError
 from seqadv.models.discriminator import Discriminator
 
 __all__ = ["default_optimizer", "evaluate_discriminator", "train_discriminator"]
@@ -68,6 +69,16 @@ def _correct(logits: Tensor, real: bool, mask: Tensor | None) -> tuple[float, fl
     if mask is None:
         return float(hits.sum()), float(hits.numel())
     return float((hits & mask).sum()), float(mask.sum())
+
+
+def _logit_range(logits: Tensor) -> str:
+    """The logits of a minibatch, in a few words, for an error message."""
+    logits = logits.detach()
+    finite = logits[torch.isfinite(logits)]
+    bad = logits.numel() - finite.numel()
+    if not bad:
+        return f"its logits are finite, from {float(finite.min()):.4g} to {float(finite.max()):.4g}"
+    return f"{bad} of its {logits.numel()} logits are NaN or infinite"
 
 
 def _balanced_order(n: int, total: int, generator: torch.Generator) -> Tensor:
@@ -150,12 +161,13 @@ def train_discriminator(
         torch.manual_seed(seed)
         discriminator.train()
         try:
-            for _epoch in range(epochs):
+            n_batches = math.ceil(per_class / half)
+            for epoch in range(1, epochs + 1):
                 real_order = _balanced_order(real.shape[0], per_class, generator)
                 fake_order = _balanced_order(fake.shape[0], per_class, generator)
                 loss_sum = n_seen = 0.0
                 hits = {True: [0.0, 0.0], False: [0.0, 0.0]}
-                for start in range(0, per_class, half):
+                for number, start in enumerate(range(0, per_class, half), start=1):
                     real_batch = real[real_order[start : start + half]]
                     fake_batch = fake[fake_order[start : start + half]]
                     n_real = real_batch.shape[0]
@@ -165,10 +177,17 @@ def train_discriminator(
                     mask = _token_mask(discriminator, batch, pad_id)
                     logits = discriminator(batch)
                     loss = discriminator.loss(logits, labels, mask)
+                    value = float(loss.detach())
+                    if not math.isfinite(value):
+                        raise NonFiniteError(
+                            f"discriminator training, epoch {epoch}/{epochs}, batch "
+                            f"{number}/{n_batches}: loss is {value}, before backward "
+                            f"({_logit_range(logits)}); the discriminator was not updated"
+                        )
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
-                    loss_sum += float(loss.detach()) * batch.shape[0]
+                    loss_sum += value * batch.shape[0]
                     n_seen += batch.shape[0]
                     if not eval_metrics:
                         with torch.no_grad():

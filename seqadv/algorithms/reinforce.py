@@ -109,7 +109,7 @@ class Reinforce(Learner):
     def update(self, batch: RolloutBatch) -> dict[str, Any]:
         self.policy.train()
         loss = self.loss(batch)
-        norm = self.optimizer_step(loss)
+        norm = self.optimizer_step(loss, "the policy-gradient loss")
         return {"gen/pg_loss": float(loss.detach()), "gen/grad_norm": norm}
 
     def state_dict(self) -> dict[str, Any]:

@@ -6,13 +6,22 @@ loop into seqadv statistics and learner callbacks. The learner's random streams 
 ``rng`` (a torch generator) draws one environment seed per ``learn`` call and ``global_rng``
 (:class:`~seqadv.algorithms.sb3.rng.GlobalRNG`) holds the Python, numpy and torch global
 states SB3 uses, swapped in while SB3 runs.
+
+Non-finite numbers stop training with a :class:`~seqadv.errors.NonFiniteError` naming the
+algorithm and the update: a reward as SB3 collects it (before ``train()``), a gradient
+before SB3's optimizer step (an optimizer step pre-hook, so the weights are those of the
+last good step), and the loss statistics and the policy's parameters after each
+``train()`` (steps SB3 takes outside its optimizer, such as TRPO's, have happened then:
+nothing is restored, the trainer just does not checkpoint them).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -22,7 +31,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
-from seqadv.algorithms.base import Callback, Learner
+from seqadv.algorithms.base import Callback, Learner, describe_rewards
 from seqadv.algorithms.sb3.classes import (
     check_algorithm_kwargs,
     init_parameters,
@@ -32,7 +41,7 @@ from seqadv.algorithms.sb3.classes import (
 from seqadv.algorithms.sb3.model import as_vec_env, env_attr, make_model
 from seqadv.algorithms.sb3.policy import check_policy, is_recurrent, recurrent_parts
 from seqadv.algorithms.sb3.rng import GlobalRNG
-from seqadv.errors import CheckpointError, ConfigError
+from seqadv.errors import CheckpointError, ConfigError, NonFiniteError
 
 __all__ = ["SB3Learner", "ppo", "a2c", "recurrent_ppo", "maskable_ppo"]
 
@@ -58,6 +67,7 @@ class _LearnerCallback(BaseCallback):
     def _reset(self) -> None:
         self._reward_sum = 0.0
         self._reward_count = 0
+        self._rewards: list[np.ndarray] = []  # this rollout's, for error messages
         self._returns: list[float] = []
         self._start = time.perf_counter()
         self._collected = self._start
@@ -68,6 +78,14 @@ class _LearnerCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         rewards = np.asarray(self.locals["rewards"], dtype=np.float64)
+        if not np.isfinite(rewards).all():
+            raise NonFiniteError(
+                f"{self.learner.where()}: non-finite rewards at rollout step "
+                f"{len(self._rewards) + 1}, from the environment's reward (env.reward and "
+                f"env.reward_scheme): {describe_rewards(rewards)}. Stopped before SB3's "
+                "train(): the policy was not updated"
+            )
+        self._rewards.append(rewards)
         self._reward_sum += float(rewards.sum())
         self._reward_count += rewards.size
         for info in self.locals.get("infos", ()):
@@ -100,10 +118,47 @@ class _LearnerCallback(BaseCallback):
         stats["gen/num_timesteps"] = int(self.model.num_timesteps)
         stats["time/collect_s"] = self._collected - self._start
         stats["time/update_s"] = now - self._collected
+        self.learner.check_finite(stats)
         self.learner.num_updates += 1
         self.stats = stats
         for callback in self.callbacks:
             callback(self.learner, stats)
+
+    def rewards_context(self) -> str:
+        """The rewards of the rollout so far, for an error message (empty before any)."""
+        if not self._rewards:
+            return ""
+        rewards = describe_rewards(np.concatenate(self._rewards))
+        return f" (rewards of this rollout, from the environment's reward: {rewards})"
+
+
+class _GradientCheck:
+    """An optimizer step pre-hook: NonFiniteError, before the step, on a non-finite gradient.
+
+    Holds its learner weakly and pickles as a no-op (a hook is not part of a checkpoint).
+    """
+
+    def __init__(self, learner: SB3Learner) -> None:
+        self._learner: Any = weakref.ref(learner)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_learner": None}
+
+    def __call__(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        learner = self._learner() if self._learner is not None else None
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"]]
+        grads = [g for g in grads if g is not None]
+        if learner is None or not grads:
+            return
+        norms = torch.stack([torch.linalg.vector_norm(g) for g in grads])
+        norm = float(torch.linalg.vector_norm(norms))
+        if not math.isfinite(norm):
+            bridge = learner._bridge
+            raise NonFiniteError(
+                f"{learner.where()}: the gradient norm is {norm} in SB3's train(), before "
+                f"its optimizer step{bridge.rewards_context() if bridge else ''}; the weights "
+                "are those of the last finite step"
+            )
 
 
 class SB3Learner(Learner):
@@ -174,6 +229,8 @@ class SB3Learner(Learner):
         self._env_source: Any = None
         self._pending: dict[str, Any] | None = None
         self._warned = False
+        self._bridge: _LearnerCallback | None = None  # while learn() runs
+        self._checked: torch.optim.Optimizer | None = None  # the optimizer with the hook
 
     # -- the SB3 model ----------------------------------------------------------------------
     @property
@@ -239,7 +296,10 @@ class SB3Learner(Learner):
         if n_updates < 1:
             return {}
         model = self._attach(env)
-        bridge = _LearnerCallback(self, list(callbacks))
+        if self._checked is not model.policy.optimizer:
+            model.policy.optimizer.register_step_pre_hook(_GradientCheck(self))
+            self._checked = model.policy.optimizer
+        bridge = self._bridge = _LearnerCallback(self, list(callbacks))
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.rng))
         with self.global_rng.active():
             assert model.env is not None
@@ -251,8 +311,38 @@ class SB3Learner(Learner):
                 for part in (*states.pi, *states.vf):
                     part.zero_()
             steps = n_updates * model.n_steps * model.n_envs
-            model.learn(steps, callback=bridge, log_interval=1, reset_num_timesteps=False)
+            try:
+                model.learn(steps, callback=bridge, log_interval=1, reset_num_timesteps=False)
+            finally:
+                self._bridge = None
         return bridge.stats
+
+    def where(self) -> str:
+        """``"sb3:PPO update 3"``: the algorithm and the number of the iteration under way."""
+        return f"{self.name} update {self.num_updates + 1}"
+
+    def check_finite(self, stats: dict[str, Any]) -> None:
+        """After an SB3 iteration: NonFiniteError unless its losses (``gen/...loss``) and the
+        policy's parameters (actor and critic) are finite. SB3 has stepped by then; nothing
+        is restored (the trainer checkpoints only finished rounds)."""
+        assert self.model is not None
+        losses = {k: v for k, v in stats.items() if k.endswith("loss") and not math.isfinite(v)}
+        params = list(self.model.policy.parameters())
+        finite = bool(torch.stack([torch.isfinite(p).all() for p in params]).all())
+        if not losses and finite:
+            return
+        found = [f"the mean {k.removeprefix('gen/')} is {v}" for k, v in losses.items()]
+        if not finite:
+            named = self.model.policy.named_parameters()
+            names = [n for n, p in named if not bool(torch.isfinite(p).all())]
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            found.append(f"the policy's parameters are not finite ({shown})")
+        bridge = self._bridge
+        raise NonFiniteError(
+            f"{self.where()}: after SB3's train(), {', '.join(found)}"
+            f"{bridge.rewards_context() if bridge else ''}; SB3 had already updated the model "
+            "in memory: it is not checkpointed, the last checkpoint is the last good state"
+        )
 
     # -- checkpoints ------------------------------------------------------------------------
     def _class_path(self) -> str:
