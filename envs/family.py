@@ -30,7 +30,15 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
-__all__ = ["BatchedCore", "StepOutput", "env_forms", "CoreEnv", "CoreVectorEnv", "to_numpy"]
+__all__ = [
+    "BatchedCore",
+    "StepOutput",
+    "env_forms",
+    "CoreEnv",
+    "CoreVectorEnv",
+    "as_actions",
+    "to_numpy",
+]
 
 
 @dataclass
@@ -93,6 +101,32 @@ class BatchedCore:
         if isinstance(obs, dict):
             return " ".join(f"{k}={v[row].tolist()}" for k, v in obs.items())
         return " ".join(str(int(i)) for i in obs[row])
+
+
+def as_actions(actions: Any, n: int, space: spaces.Space) -> Tensor:
+    """``actions`` as an (n,) int64 tensor, or a ValueError naming what is wrong.
+
+    Integers (Python, numpy, torch, integral floats) are accepted; booleans, strings and other
+    objects are refused (``True`` is not the action 1).
+    """
+    if isinstance(actions, Tensor):
+        array = actions.detach().cpu().numpy()
+    else:
+        try:
+            array = np.asarray(actions)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"actions must be integers of {space}, got {actions!r} ({exc})") from None
+    kind = array.dtype.kind
+    if kind == "b" or kind not in "iuf":
+        raise ValueError(
+            f"actions must be integers of {space}, got {actions!r} (dtype {array.dtype})"
+        )
+    if array.size != n:
+        raise ValueError(f"expected {n} action(s) of {space}, got an array of shape {array.shape}")
+    if kind == "f":
+        if not np.all(np.isfinite(array)) or not np.array_equal(array, np.round(array)):
+            raise ValueError(f"actions must be integers of {space}, got {array.reshape(-1).tolist()}")
+    return torch.as_tensor(array.reshape(n).astype(np.int64))
 
 
 def to_numpy(obs: Tensor | dict[str, Tensor], row: int | None = None) -> Any:
@@ -164,9 +198,7 @@ class CoreEnv(_CoreAccess, gym.Env):
     def step(self, action: Any):
         if self._ended:
             raise RuntimeError("the episode has ended: call reset() before step()")
-        if isinstance(action, np.ndarray) and action.shape not in ((), (1,)):
-            raise ValueError(f"action must be one action, got an array of shape {action.shape}")
-        out = self.core.step(torch.as_tensor(np.asarray(action).reshape(1)))
+        out = self.core.step(as_actions(action, 1, self.action_space))
         terminated, truncated = bool(out.terminated[0]), bool(out.truncated[0])
         info: dict[str, Any] = {}
         if terminated or truncated:
@@ -223,6 +255,7 @@ class CoreVectorEnv(_CoreAccess, VectorEnv):
         self.metadata = {**type(self).metadata, "autoreset_mode": mode}
         self.render_mode = render_mode
         self._pending_reset = torch.zeros(num_envs, dtype=torch.bool)
+        self._was_reset = False
 
     def reset_torch(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """``reset`` returning the core's observations as tensors (not copies)."""
@@ -235,9 +268,12 @@ class CoreVectorEnv(_CoreAccess, VectorEnv):
                 raise ValueError(
                     f"reset_mask must have shape ({self.num_envs},), got {tuple(mask.shape)}"
                 )
+        if mask is not None and not self._was_reset:
+            raise RuntimeError("reset the environment (reset() without a reset_mask) first")
         if seed is not None or mask is None:
             self.core.seed(int(self.np_random.integers(2**63 - 1)))
         self.core.reset(mask)
+        self._was_reset = True
         if mask is None:
             self._pending_reset[:] = False
         else:
@@ -249,6 +285,10 @@ class CoreVectorEnv(_CoreAccess, VectorEnv):
 
     def step_torch(self, actions: Tensor):
         """The step without numpy conversions: tensors in, ``(observations, StepOutput)`` out."""
+        if not self._was_reset:
+            raise RuntimeError("call reset() before step()")
+        if isinstance(actions, Tensor) and actions.dtype == torch.bool:
+            raise ValueError(f"actions must be integers of {self.single_action_space}, got booleans")
         auto = self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
         resetting = self._pending_reset.clone() if auto else torch.zeros_like(self._pending_reset)
         if bool(resetting.any()):
@@ -260,7 +300,7 @@ class CoreVectorEnv(_CoreAccess, VectorEnv):
         return self.core.observations(), out
 
     def step(self, actions: Any):
-        obs, out = self.step_torch(torch.as_tensor(np.asarray(actions)))
+        obs, out = self.step_torch(as_actions(actions, self.num_envs, self.single_action_space))
         infos: dict[str, Any] = {}
         ended = out.ended
         if bool(ended.any()):

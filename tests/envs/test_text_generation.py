@@ -383,3 +383,21 @@ def test_mode_and_discriminator_level_must_agree():
         TextGenerationEnv(
             data=oracle_data(), discriminator=ConstantDiscriminator(0.0, level="token")
         )
+
+
+@pytest.mark.parametrize("bad", ["3", True, 2.5, None, [1, 2], float("nan")])
+def test_actions_that_are_not_token_ids_are_refused_by_name(bad):
+    env = TextGenerationEnv()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"Discrete\(16\)"):
+        env.step(bad)
+
+
+def test_a_vector_env_must_be_reset_before_it_steps():
+    vec = TextGenerationVectorEnv(2)
+    with pytest.raises(RuntimeError, match="reset"):
+        vec.step([1, 2])
+    with pytest.raises(RuntimeError, match="reset"):
+        vec.reset(options={"reset_mask": [True, False]})
+    vec.reset(seed=0)
+    assert vec.step(np.array([1, 2]))[0].shape == (2, 8)
