@@ -571,12 +571,32 @@ def load_config(
     apply_overrides(data, overrides)
     where = str(path) if path is not None else "config"
     try:
-        return config_from_dict(data, where=where)
+        cfg = config_from_dict(data, where=where)
+        _check_paths(cfg, where, Path(path).parent if path is not None else None)
+        return cfg
     except ConfigError as exc:
         culprit = _override_at_fault(str(exc), where, overrides)
         if culprit is None:
             raise
         raise ConfigError(f"--set {culprit}: {str(exc)[len(where) + 2 :]}") from None
+
+
+#: config keys that name input files
+PATH_KEYS = ("data.oracle_path", "data.train_path", "data.test_path", "pretrain.init_checkpoint")
+
+
+def _check_paths(cfg: ExperimentConfig, where: str, base: Path | None) -> None:
+    """Every input file the config names exists (as given, or next to the config file)."""
+    for key in PATH_KEYS:
+        section, _, name = key.partition(".")
+        value = getattr(getattr(cfg, section), name)
+        if not value:
+            continue
+        given = Path(value).expanduser()
+        found = given.exists() or (base is not None and not given.is_absolute() and (base / given).exists())
+        if not found:
+            looked = "" if base is None or given.is_absolute() else f" (nor {base / given})"
+            raise ConfigError(f"{where}: {key}: {given} not found{looked}")
 
 
 def _override_at_fault(message: str, where: str, overrides: list[str]) -> str | None:
@@ -587,7 +607,7 @@ def _override_at_fault(message: str, where: str, overrides: list[str]) -> str | 
         return None
     rest = message[len(where) + 2 :]
     quoted = re.match(r"unknown key '([^']+)'", rest)
-    key = quoted.group(1) if quoted else rest.split(" ", 1)[0]
+    key = quoted.group(1) if quoted else rest.split(" ", 1)[0].rstrip(":")
     for item in overrides:
         given = _OVERRIDE_RENAMES.get(item.partition("=")[0].strip(), item.partition("=")[0].strip())
         if key == given or key.startswith(given + ".") or given.startswith(key + "."):

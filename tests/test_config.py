@@ -19,6 +19,7 @@ from seqadv.config import (
     config_to_dict,
     dump_config,
     load_config,
+    read_yaml,
 )
 from seqadv.errors import ConfigError
 
@@ -53,9 +54,20 @@ def test_defaults_are_seqgan_settings():
     assert config_from_dict(None) == cfg
 
 
+def shared_overrides(path: Path, request) -> list[str]:
+    """--set items pointing a preset's ../shared/data files at the shared data found here."""
+    items = []
+    for section, values in (read_yaml(path) or {}).items():
+        for key, value in (values or {}).items() if isinstance(values, dict) else ():
+            if isinstance(value, str) and value.startswith("../shared/data/"):
+                shared = request.getfixturevalue("shared_data")  # skips when absent
+                items.append(f"{section}.{key}={shared / value.removeprefix('../shared/data/')}")
+    return items
+
+
 @pytest.mark.parametrize("name", sorted(PRESETS))
-def test_presets_load_and_round_trip(name):
-    cfg = load_config(PRESETS[name])
+def test_presets_load_and_round_trip(name, request):
+    cfg = load_config(PRESETS[name], shared_overrides(PRESETS[name], request))
     assert cfg.name == name
     again = config_from_dict(yaml.safe_load(dump_config(cfg)))
     assert again == cfg
@@ -63,6 +75,7 @@ def test_presets_load_and_round_trip(name):
 
 def test_mle_oracle_preset_has_the_seqgan_protocol():
     cfg = load_config(PRESETS["mle_oracle"])
+    assert cfg.data.oracle_path is None
     assert cfg.data.source == "oracle" and cfg.data.oracle_path is None
     assert (cfg.data.vocab_size, cfg.data.max_len, cfg.data.n_train) == (5000, 20, 10_000)
     assert (cfg.pretrain.batch_size, cfg.pretrain.epochs, cfg.pretrain.lr) == (64, 120, 0.01)
@@ -196,6 +209,8 @@ def test_non_utf8_file(tmp_path):
 # -- overrides -------------------------------------------------------------------------------------
 def test_overrides_apply_over_the_file(tmp_path):
     path = write(tmp_path, "name: x\npretrain:\n  epochs: 3\n")
+    (tmp_path / "some").mkdir()
+    (tmp_path / "some" / "oracle.npz").write_bytes(b"")  # it must exist (next to the config)
     cfg = load_config(
         path,
         [
@@ -377,3 +392,15 @@ def test_bad_set_values_are_blamed_on_set_not_on_the_file(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(bad_file, ["pretrain.epochs=3"])
     assert str(info.value).startswith(str(bad_file))
+
+
+
+def test_input_files_must_exist_where_the_config_says(tmp_path):
+    path = write(tmp_path, "name: a\ndata: {source: corpus, train_path: missing.txt}\n")
+    with pytest.raises(ConfigError, match=r"data.train_path: missing.txt not found \(nor .*missing.txt\)"):
+        load_config(path)
+    (tmp_path / "here.txt").write_text("a b\n")
+    beside = write(tmp_path, "name: a\ndata: {source: corpus, train_path: here.txt}\n", "b.yaml")
+    assert load_config(beside).data.train_path == "here.txt"  # next to the config is fine
+    with pytest.raises(ConfigError, match="^--set pretrain.init_checkpoint=nope.pt: "):
+        load_config(beside, ["pretrain.init_checkpoint=nope.pt"])

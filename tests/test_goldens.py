@@ -60,9 +60,11 @@ def compare(golden: list[dict], got: list[dict]) -> list[str]:
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_tiny_presets_reproduce_their_goldens(name, tmp_path, capsys, request):
     preset, overrides = RUNS[name]
-    if "coco" in preset:
-        request.getfixturevalue("shared_data")  # skips when ../shared/data is absent
     args = ["train", str(REPO / "experiments" / f"{preset}.yaml"), "--set", "seed=0"]
+    if "coco" in preset:
+        shared = request.getfixturevalue("shared_data")  # skips when the shared data are absent
+        args += ["--set", f"data.train_path={shared / 'coco' / 'train.txt'}"]
+        args += ["--set", f"data.test_path={shared / 'coco' / 'test.txt'}"]
     for item in overrides:
         args += ["--set", item]
     assert main([*args, "--out", str(tmp_path / "run")]) == 0, capsys.readouterr().err
