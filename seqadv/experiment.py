@@ -17,6 +17,7 @@ import torch
 
 from seqadv.config import DataConfig, ExperimentConfig
 from seqadv.data.corpus import Corpus
+from seqadv.data.fingerprint import file_fingerprint
 from seqadv.data.source import TextData
 from seqadv.errors import ConfigError
 from seqadv.models.oracle import load_oracle
@@ -53,9 +54,15 @@ def resolve_path(path: str | None, base: Path | None = None) -> str | None:
     return str(p)
 
 
-def build_data(cfg: DataConfig, base: Path | None = None) -> TextData:
-    """Load or sample the real data that ``cfg`` describes (through DATA_SOURCES)."""
-    return DATA_SOURCES.make(cfg.source, cfg=cfg, base_dir=base, **cfg.kwargs)
+def build_data(cfg: DataConfig, base: Path | None = None, vocab: Any = None) -> TextData:
+    """Load or sample the real data that ``cfg`` describes (through DATA_SOURCES).
+
+    ``vocab``: a vocabulary to encode with (a resumed run's own), for sources that take one.
+    """
+    kwargs = dict(cfg.kwargs)
+    if vocab is not None:
+        kwargs["vocab"] = vocab
+    return DATA_SOURCES.make(cfg.source, cfg=cfg, base_dir=base, **kwargs)
 
 
 @register_data_source("oracle", summary="samples of the synthetic oracle LSTM (seeded or .npz)")
@@ -86,13 +93,18 @@ def oracle_source(cfg: DataConfig, base_dir: Path | None = None) -> TextData:
             f"oracle {oracle.source}: V={oracle.vocab_size}, T={cfg.max_len}, "
             f"{cfg.n_train} train / {cfg.n_test} test samples (data_seed={cfg.data_seed})"
         ),
+        extra={"files": [file_fingerprint(p)] if (p := resolve_path(cfg.oracle_path, base)) else []},
     )
 
 
 @register_data_source("corpus", summary="a text corpus: one sentence per line, train and test files")
-def corpus_source(cfg: DataConfig, base_dir: Path | None = None) -> TextData:
-    """A tokenized corpus (``data.train_path``, ``data.test_path``, ``data.tokenizer``...)."""
+def corpus_source(cfg: DataConfig, base_dir: Path | None = None, vocab: Any = None) -> TextData:
+    """A tokenized corpus (``data.train_path``, ``data.test_path``, ``data.tokenizer``...).
+
+    ``vocab``: encode with this vocabulary (a resumed run's own) instead of building one.
+    """
     base = base_dir
+    fixed_vocab = vocab
     train_path = resolve_path(cfg.train_path, base)
     if not train_path:
         raise ConfigError("data.train_path is required when data.source is 'corpus'")
@@ -105,8 +117,10 @@ def corpus_source(cfg: DataConfig, base_dir: Path | None = None) -> TextData:
         min_freq=cfg.min_freq,
         max_vocab=cfg.max_vocab,
         max_sentences=cfg.max_sentences,
+        vocab=fixed_vocab,
     )
     vocab = train_corpus.vocab
+    files = [file_fingerprint(train_path)]
     test_corpus = None
     test_path = resolve_path(cfg.test_path, base)
     if test_path:
@@ -119,6 +133,7 @@ def corpus_source(cfg: DataConfig, base_dir: Path | None = None) -> TextData:
             encoding_errors=cfg.encoding_errors,
             max_sentences=cfg.max_sentences,
         )
+        files.append(file_fingerprint(test_path))
     desc = f"corpus {train_corpus.stats.summary()}; vocabulary {len(vocab)}"
     if test_corpus is not None:
         desc += f"; test {test_corpus.stats.summary()}"
@@ -135,6 +150,7 @@ def corpus_source(cfg: DataConfig, base_dir: Path | None = None) -> TextData:
         tokenizer=cfg.tokenizer,
         test_tokens=test_corpus.full_sentences if test_corpus is not None else None,
         description=desc,
+        extra={"files": files},
     )
 
 
