@@ -22,7 +22,6 @@ result.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from pathlib import Path
@@ -30,7 +29,6 @@ from typing import Any
 
 import torch
 
-from seqadv.algorithms import ALGORITHMS
 from seqadv.algorithms.callbacks import (
     DiscriminatorStep,
     MLEInterleave,
@@ -40,12 +38,33 @@ from seqadv.algorithms.callbacks import (
 )
 from seqadv.algorithms.mle import MLELearner
 from seqadv.config import ExperimentConfig, config_from_dict, config_to_dict, dump_config
-from seqadv.errors import CheckpointError, ConfigError, SeqadvError
+from seqadv.errors import CheckpointError
 from seqadv.evaluation import evaluate_policy
 from seqadv.experiment import TextData, build_data, build_generator
-from seqadv.runs import RunDir, derive_seed, draw_seed, load_checkpoint, save_checkpoint, versions
+from seqadv.recipe import (
+    build_discriminator,
+    build_env,
+    build_learner,
+    check_names,
+    named,
+    policy_spec,
+    registered_component,
+    resolve_paths,
+)
+from seqadv.runs import (
+    RunDir,
+    RunLock,
+    check_imports,
+    derive_seed,
+    draw_seed,
+    load_checkpoint,
+    read_run,
+    run_files_signature,
+    save_checkpoint,
+    versions,
+)
 
-__all__ = ["AdversarialTrainer"]
+__all__ = ["AdversarialTrainer", "registered_component"]
 
 log = logging.getLogger("seqadv")
 
@@ -67,7 +86,7 @@ class AdversarialTrainer:
         command: list[str] | None = None,
     ) -> None:
         check_names(cfg)
-        _resolve_paths(cfg, base_dir)
+        resolve_paths(cfg, base_dir)
         self.command = command
         if cfg.seed is None:
             cfg.seed = draw_seed()
@@ -76,9 +95,9 @@ class AdversarialTrainer:
         self.seed: int = cfg.seed
         self.run = run
         torch.set_num_threads(cfg.threads)
-        self.data: TextData = _named("data.source", lambda: build_data(cfg.data, base_dir))
+        self.data: TextData = named("data.source", lambda: build_data(cfg.data, base_dir))
         log.info("data: %s", self.data.description)
-        self.generator = _named("generator", lambda: build_generator(cfg, self.data, self.seed))
+        self.generator = named("generator", lambda: build_generator(cfg, self.data, self.seed))
         if cfg.pretrain.init_checkpoint:
             self._load_initial_generator(cfg.pretrain.init_checkpoint, base_dir)
         self.mle = MLELearner(
@@ -115,7 +134,7 @@ class AdversarialTrainer:
         from seqadv.experiment import resolve_path
 
         ckpt = load_checkpoint(resolve_path(path, base_dir) or path)
-        spec = _policy_spec(self.generator)
+        spec = policy_spec(self.generator)
         if dict(ckpt.get("generator_spec") or {}) != spec:
             raise CheckpointError(
                 f"{ckpt['path']}: its generator {ckpt['generator_spec']} does not fit this "
@@ -127,56 +146,12 @@ class AdversarialTrainer:
     def _build_adversarial(self) -> None:
         """The discriminator, the rollout policy, the environment, the learner, the callbacks."""
         from seqadv.algorithms.discriminator import default_optimizer
-        from seqadv.envs import ENVIRONMENTS
-        from seqadv.models.discriminator import make_discriminator
-        from seqadv.rewards.schemes import REWARD_SCHEMES
 
         cfg = self.cfg
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(self.seed, "discriminator-init"))
-            self.discriminator = _named(
-                "discriminator",
-                lambda: make_discriminator(
-                    cfg.discriminator.name,
-                    vocab_size=self.data.vocab_size,
-                    max_len=self.data.max_len,
-                    pad_id=self.data.discriminator_pad_id,
-                    **cfg.discriminator.kwargs,
-                ),
-            )
+        self.discriminator = build_discriminator(cfg, self.data, self.seed)
         self.dis_optimizer = default_optimizer(self.discriminator, lr=cfg.discriminator.lr)
-        entry = _named("env.name", lambda: ENVIRONMENTS.entry(cfg.env.name))
-        env_kwargs = {**entry.meta.get("kwargs", {}), **cfg.env.kwargs}
-        registered = _as_component(env_kwargs.get("reward_scheme", "terminal"))
-        if cfg.env.reward_scheme is not None:  # a name without one: the id's, with these kwargs
-            given = _component(cfg.env.reward_scheme)
-            env_kwargs["reward_scheme"] = {
-                "name": given["name"] or registered["name"],
-                "kwargs": given["kwargs"]
-                if given["name"] and given["name"] != registered["name"]
-                else {**registered["kwargs"], **given["kwargs"]},
-            }
-        scheme_name = _as_component(env_kwargs.get("reward_scheme", "terminal"))["name"]
-        scheme_class = _named("env.reward_scheme", lambda: REWARD_SCHEMES.get(scheme_name))
-        if "rollout_policy" in getattr(scheme_class, "needs", ()):
-            self.rollout_policy = copy.deepcopy(self.generator).requires_grad_(False)
-        self.env = _named(
-            "env",
-            lambda: entry.load()(
-                num_envs=cfg.env.num_envs,
-                data=self.data,
-                discriminator=self.discriminator,
-                reward=_component(cfg.env.reward),
-                rollout_policy=self.rollout_policy,
-                autoreset_mode="disabled",
-                **env_kwargs,
-            ),
-        )
-        kwargs = dict(cfg.algorithm.kwargs)
-        kwargs.setdefault("lr", cfg.adversarial.lr)
-        kwargs.setdefault("grad_clip", cfg.adversarial.grad_clip)
-        kwargs.setdefault("seed", derive_seed(self.seed, "learner"))
-        self.learner = ALGORITHMS.make(cfg.algorithm.name, policy=self.generator, **kwargs)
+        self.env, self.rollout_policy = build_env(cfg, self.data, self.discriminator, self.generator)
+        self.learner = build_learner(cfg, self.generator, self.seed)
         dis = cfg.discriminator
         self.dis_step = DiscriminatorStep(
             self.discriminator,
@@ -253,7 +228,7 @@ class AdversarialTrainer:
             "n_records": len(self.records),
             "evaluations": self.evaluations,
             "generator_name": self.cfg.generator.name,
-            "generator_spec": _policy_spec(self.generator),
+            "generator_spec": policy_spec(self.generator),
             "generator": self.generator.state_dict(),
             "mle": self.mle.state_dict(),
             "rngs": {k: g.get_state() for k, g in self.rngs.items()},
@@ -317,17 +292,38 @@ class AdversarialTrainer:
         )
 
     @classmethod
-    def resume(cls, run_dir: str | Path, command: list[str] | None = None) -> AdversarialTrainer:
-        """Continue the run in ``run_dir`` from its last checkpoint, with its own config."""
+    def resume(
+        cls,
+        run_dir: str | Path,
+        command: list[str] | None = None,
+        allow_imports: tuple[str, ...] | list[str] = (),
+    ) -> AdversarialTrainer:
+        """Continue the run in ``run_dir`` from its last checkpoint, with its config.yaml.
+
+        Before anything is built or written: config.yaml must equal the checkpoint's config,
+        and a dotted path it names (``pkg.mod:attr``) is refused unless ``allow_imports``
+        names its module. The trainer holds the run's lock (``trainer.run.close()``).
+        """
         path = Path(run_dir)
+        if path.is_dir():
+            RunLock.check_free(path)  # a second writer is refused first, and at once
         if not (path / "config.yaml").is_file():
             raise CheckpointError(f"{run_dir}: no config.yaml; is this a seqadv run directory?")
-        ckpt = load_checkpoint(path / "checkpoints" / "last.pt")
-        cfg = config_from_dict(ckpt["config"], where=ckpt["path"])
-        trainer = cls(cfg, run=None, command=command)
-        run = trainer.run = RunDir(path)
-        run.append_command(command)
-        trainer.load_state(ckpt)
+        before = run_files_signature(path)
+        cfg, ckpt, where = read_run(path)
+        check_imports(cfg, registered_component, allow_imports, where)
+        run = RunDir.open(path, mode="resume")
+        try:
+            if run_files_signature(path) != before:  # rewritten before the lock was ours
+                cfg, ckpt, where = read_run(path)
+                check_imports(cfg, registered_component, allow_imports, where)
+            trainer = cls(cfg, run=None, command=command)
+            trainer.run = run
+            run.append_command(command)
+            trainer.load_state(ckpt)
+        except BaseException:
+            run.close()
+            raise
         return trainer
 
     # -- evaluation ---------------------------------------------------------------------------
@@ -535,87 +531,8 @@ class AdversarialTrainer:
             )
 
 
-def check_names(cfg: ExperimentConfig, where: str = "config") -> None:
-    """Fail fast, before anything is built, on a component name no registry knows.
-
-    The message names the config key and lists the known names (and the closest match).
-    """
-    from seqadv.envs import ENVIRONMENTS
-    from seqadv.evaluation import METRICS
-    from seqadv.experiment import DATA_SOURCES
-    from seqadv.models.policy import GENERATORS
-    from seqadv.rewards.schemes import REWARD_SCHEMES
-
-    checks: list[tuple[str, str, Any]] = [
-        ("data.source", cfg.data.source, DATA_SOURCES),
-        ("generator.name", cfg.generator.name, GENERATORS),
-    ]
-    checks += [(f"eval.metrics[{i}]", m, METRICS) for i, m in enumerate(cfg.eval.metrics or [])]
-    if cfg.adversarial.rounds > 0:
-        checks.append(("env.name", cfg.env.name, ENVIRONMENTS))
-        scheme = cfg.env.reward_scheme
-        if scheme is not None and scheme.name:
-            checks.append(("env.reward_scheme.name", scheme.name, REWARD_SCHEMES))
-    for key, name, registry in checks:
-        try:
-            registry.entry(name)
-        except SeqadvError as exc:
-            prefix = "" if where == "config" else f"{where}: "
-            raise ConfigError(f"{prefix}{key}: {exc}") from None
-
-
 def _over_budget(seconds: float, budget_minutes: float | None) -> bool:
     return budget_minutes is not None and seconds >= 60.0 * budget_minutes
-
-
-def _resolve_paths(cfg: ExperimentConfig, base_dir: Path | None) -> None:
-    """Make the config's file paths absolute (so a resumed run or ``seqadv eval`` finds them).
-
-    A relative path is looked up in the current directory first, then next to the config.
-    """
-    from seqadv.experiment import resolve_path
-
-    def fix(path: str | None) -> str | None:
-        found = resolve_path(path, base_dir)
-        return str(Path(found).resolve()) if found and Path(found).exists() else found
-
-    cfg.data.oracle_path = fix(cfg.data.oracle_path)
-    cfg.data.train_path = fix(cfg.data.train_path)
-    cfg.data.test_path = fix(cfg.data.test_path)
-    cfg.pretrain.init_checkpoint = fix(cfg.pretrain.init_checkpoint)
-
-
-def _named(key: str, build: Any) -> Any:
-    """``build()``, with a seqadv error re-raised as a ConfigError naming the config key."""
-    try:
-        return build()
-    except ConfigError as exc:
-        if str(exc).startswith(key):
-            raise
-        raise ConfigError(f"{key}: {exc}") from exc
-    except SeqadvError as exc:
-        raise ConfigError(f"{key}: {exc}") from exc
-
-
-def _policy_spec(policy: Any) -> dict[str, Any] | None:
-    """The plain-data spec a policy is rebuilt from (``policy.spec``), when it has one."""
-    spec = getattr(policy, "spec", None)
-    if spec is None:
-        return None
-    fields = dict(spec.__dict__) if hasattr(spec, "__dict__") else dict(spec)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
-
-
-def _as_component(spec: Any) -> dict[str, Any]:
-    """A name or ``{name, kwargs}`` as ``{name, kwargs}``."""
-    if isinstance(spec, dict):
-        return {"name": spec.get("name", ""), "kwargs": dict(spec.get("kwargs") or {})}
-    return {"name": spec, "kwargs": {}}
-
-
-def _component(spec: Any) -> Any:
-    """A ComponentConfig as the ``{name, kwargs}`` mapping registries resolve."""
-    return {"name": spec.name, "kwargs": dict(spec.kwargs)}
 
 
 def _clip(text: str, width: int = 100) -> str:

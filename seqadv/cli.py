@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,36 +68,66 @@ def cmd_train(args: argparse.Namespace) -> int:
     from seqadv.config import load_config
     from seqadv.runs import RunDir
 
-    if args.resume:
-        if args.config or args.set:
-            raise SeqadvError(
-                "--resume RUN_DIR continues with the run's own config.yaml; drop CONFIG and --set"
+    with _sigterm_as_interrupt():
+        if args.resume:
+            if args.config or args.set:
+                raise SeqadvError(
+                    "--resume RUN_DIR continues with the run's own config.yaml; drop CONFIG "
+                    "and --set"
+                )
+            trainer = AdversarialTrainer.resume(
+                args.resume, command=args.argv, allow_imports=args.allow_import
             )
-        trainer = AdversarialTrainer.resume(args.resume, command=args.argv)
-    else:
-        path = find_preset(args.config)
-        cfg = load_config(path, args.set)
-        run = RunDir(args.out) if args.out else RunDir.new(cfg.name, root=args.runs_root)
-        if run.last_checkpoint.is_file():
-            raise SeqadvError(
-                f"{run.path} already holds a run; use --resume {run.path} to continue it, "
-                "or choose another --out"
+        else:
+            if args.allow_import:
+                raise SeqadvError(
+                    "--allow-import is for --resume: a new run imports what its CONFIG names"
+                )
+            path = find_preset(args.config)
+            cfg = load_config(path, args.set)
+            run = (
+                RunDir.open(args.out, mode="new")
+                if args.out
+                else RunDir.new(cfg.name, root=args.runs_root)
             )
-        print(f"seqadv {seqadv.__version__}: training {path} -> {run.path}", file=sys.stderr)
-        trainer = AdversarialTrainer(
-            cfg, run=run, base_dir=Path(path).resolve().parent, command=args.argv
-        )
-    try:
-        final = trainer.fit()
-    except KeyboardInterrupt:
-        print(
-            f"\ninterrupted; the last checkpoint is at the last finished epoch. "
-            f"Continue with: seqadv train --resume {trainer.run.path}",
-            file=sys.stderr,
-        )
-        return 130
+            print(f"seqadv {seqadv.__version__}: training {path} -> {run.path}", file=sys.stderr)
+            try:
+                trainer = AdversarialTrainer(
+                    cfg, run=run, base_dir=Path(path).resolve().parent, command=args.argv
+                )
+            except BaseException:
+                run.close()
+                raise
+        try:
+            final = trainer.fit()
+        except KeyboardInterrupt:
+            print(
+                f"\ninterrupted; the last checkpoint is at the last finished epoch. "
+                f"Continue with: seqadv train --resume {trainer.run.path}",
+                file=sys.stderr,
+            )
+            return 130
+        finally:
+            trainer.run.close()
     _print_summary(trainer, final)
     return 0
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (kill, a batch scheduler's stop) raises KeyboardInterrupt, as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_summary(trainer: Any, final: dict[str, Any]) -> None:
@@ -129,13 +163,31 @@ def _print_summary(trainer: Any, final: dict[str, Any]) -> None:
 
 
 # -- sample -----------------------------------------------------------------------------------
-def _load_generator(path: str):
+def _load_run(path: str, allow_imports: list[str], overrides: list[str] | None = None):
+    """The run's config (config.yaml for a run directory) and checkpoint, checked.
+
+    Nothing the config names is imported unless ``--allow-import`` names its module or the
+    person set that key with ``--set``.
+    """
+    from seqadv.recipe import registered_component
+    from seqadv.config import apply_overrides, config_from_dict, config_to_dict
+    from seqadv.runs import check_imports, read_run
+
+    cfg, ckpt, where = read_run(path)
+    overrides = list(overrides or [])
+    if overrides:
+        data = apply_overrides(config_to_dict(cfg), overrides)
+        cfg = config_from_dict(data, where=f"{where} with --set")
+    keys = [item.partition("=")[0].strip() for item in overrides]
+    check_imports(cfg, registered_component, allow_imports, where, named_by_you=keys)
+    return cfg, ckpt
+
+
+def _load_generator(ckpt: dict[str, Any]):
     from seqadv.data.vocab import Vocab
     from seqadv.errors import CheckpointError
     from seqadv.models.generator import LSTMGenerator
-    from seqadv.runs import load_checkpoint
 
-    ckpt = load_checkpoint(path)
     name = ckpt.get("generator_name", "lstm")
     if name != "lstm" or not ckpt.get("generator_spec"):
         raise CheckpointError(
@@ -147,17 +199,18 @@ def _load_generator(path: str):
     gen.load_state_dict(ckpt["generator"])
     gen.eval()
     vocab = Vocab(ckpt["vocab"]) if ckpt.get("vocab") else None
-    return ckpt, gen, vocab
+    return gen, vocab
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    ckpt, gen, vocab = _load_generator(args.checkpoint)
+    cfg, ckpt = _load_run(args.checkpoint, args.allow_import)
+    gen, vocab = _load_generator(ckpt)
     g = torch.Generator().manual_seed(args.seed)
     samples = gen.sample(args.n, generator=g, temperature=args.temperature)
-    tokenizer = ckpt["config"]["data"].get("tokenizer", "space")
+    tokenizer = cfg.data.tokenizer
     lines = []
     for row in samples.tolist():
         if vocab is None or args.ids:
@@ -179,15 +232,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
-    from seqadv.config import apply_overrides, config_from_dict
     from seqadv.evaluation import evaluate_policy
     from seqadv.experiment import build_data
 
     torch.set_num_threads(args.threads)
-    ckpt, gen, _ = _load_generator(args.checkpoint)
-    data_cfg = dict(ckpt["config"])
-    apply_overrides(data_cfg, args.set)
-    cfg = config_from_dict(data_cfg, where=ckpt["path"])
+    cfg, ckpt = _load_run(args.checkpoint, args.allow_import, args.set)
+    gen, _ = _load_generator(ckpt)
     if args.n_samples:
         cfg.eval.n_samples = args.n_samples
     data = build_data(cfg.data)
@@ -312,7 +362,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         if not (run_dir / "metrics.jsonl").is_file():
             raise SeqadvError(f"{path}: no metrics.jsonl; is this a seqadv run directory?")
         label = args.label[len(runs)] if len(args.label) > len(runs) else run_dir.name
-        records = RunDir(run_dir).read_metrics()
+        records = RunDir(run_dir, create=False).read_metrics()  # reads only
         if args.x == "time":
             records = [{**r, "x": r.get("time/elapsed_s", 0.0) / 60.0} for r in records]
         runs.append((label, records))
@@ -342,6 +392,12 @@ def cmd_bleu(args: argparse.Namespace) -> int:
 
 
 # -- parser -----------------------------------------------------------------------------------
+ALLOW_IMPORT_HELP = (
+    "import MODULE, which the run's config names as a dotted path 'MODULE:attr' (repeatable; "
+    "a run's config imports nothing unless you name its modules here)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seqadv",
@@ -364,6 +420,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP)")
     p.add_argument("--runs-root", default="runs", help="where new run directories go")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument(
+        "--allow-import",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help=ALLOW_IMPORT_HELP,
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="sample text from a checkpoint or run directory")
@@ -374,6 +437,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ids", action="store_true", help="print token ids instead of text")
     p.add_argument("--out", help="write to this file instead of standard output")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument(
+        "--allow-import",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help=ALLOW_IMPORT_HELP,
+    )
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint (NLL-oracle, NLL-test, BLEU)")
@@ -389,6 +459,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument(
+        "--allow-import",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help=ALLOW_IMPORT_HELP,
+    )
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bleu", help="Texygen-protocol BLEU / Self-BLEU of a text file")

@@ -9,13 +9,16 @@ A run directory holds::
     samples/         generated text at each evaluation
     checkpoints/     last.pt, written atomically at every epoch or round, loaded with weights_only
     plots/           PNG learning curves
+    .lock            locked (``flock``) by the one process that writes the run
+
+The run directory itself (its lock, what loading a run may do) is :mod:`seqadv.rundir`,
+whose names are importable from here too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import os
 import platform
@@ -26,10 +29,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from seqadv.errors import CheckpointError, SeqadvError
+from seqadv.errors import CheckpointError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, one writer is on trust
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
-    "RunDir",
     "derive_seed",
     "draw_seed",
     "atomic_write_bytes",
@@ -146,104 +153,6 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-class RunDir:
-    """The files of one run.
-
-    Args:
-        path: the directory (created).
-    """
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            for sub in ("samples", "checkpoints", "plots"):
-                (self.path / sub).mkdir(exist_ok=True)
-        except (FileExistsError, NotADirectoryError) as exc:
-            raise SeqadvError(
-                f"{exc.filename}: cannot be a run directory (a file of that name exists)"
-            ) from None
-
-    @classmethod
-    def new(cls, name: str, root: str | os.PathLike = "runs") -> RunDir:
-        """A new directory ``root/NAME-YYYYmmdd-HHMMSS`` (suffixed if it exists)."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        base = Path(root) / f"{name}-{stamp}"
-        path, k = base, 1
-        while path.exists():
-            k += 1
-            path = base.with_name(f"{base.name}-{k}")
-        return cls(path)
-
-    # -- files --------------------------------------------------------------------------------
-    @property
-    def config_path(self) -> Path:
-        return self.path / "config.yaml"
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / "metrics.jsonl"
-
-    @property
-    def last_checkpoint(self) -> Path:
-        return self.path / "checkpoints" / "last.pt"
-
-    def write_text(self, name: str, text: str) -> Path:
-        path = self.path / name
-        atomic_write_text(path, text)
-        return path
-
-    def append_command(self, argv: list[str] | None = None) -> None:
-        argv = argv if argv is not None else sys.argv
-        line = " ".join(_shell_quote(a) for a in argv)
-        with open(self.path / "command.txt", "a", encoding="utf-8") as fh:
-            fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {line}\n")
-
-    def log_metrics(self, record: dict[str, Any]) -> None:
-        """Append one JSON object to metrics.jsonl (flushed and synced)."""
-        with open(self.metrics_path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, sort_keys=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    def read_metrics(self) -> list[dict[str, Any]]:
-        if not self.metrics_path.is_file():
-            return []
-        rows = []
-        for number, line in enumerate(
-            self.metrics_path.read_text(encoding="utf-8").splitlines(), 1
-        ):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise CheckpointError(f"{self.metrics_path}:{number}: not JSON ({exc})") from exc
-        return rows
-
-    def truncate_metrics(self, n_records: int) -> None:
-        """Keep the first ``n_records`` records (resuming drops what came after the checkpoint)."""
-        rows: list[dict[str, Any]] = []
-        path = self.metrics_path
-        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-        for number, line in enumerate(lines, 1):
-            if len(rows) == n_records:
-                break  # what follows may be a record cut short by a crash: it is dropped unread
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise CheckpointError(f"{self.metrics_path}:{number}: not JSON ({exc})") from exc
-        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
-
-
-def _shell_quote(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)
-
-
 # -- progress --------------------------------------------------------------------------------
 def progress(
     iterable: Iterable[Any],
@@ -278,3 +187,15 @@ def progress(
             elapsed = time.perf_counter() - start
             of = f"/{total}" if total else ""
             log.info("%s %d%s (%.1fs)", desc, i, of, elapsed)
+
+
+_RUNDIR_NAMES = frozenset(['RunDir', 'RunLock', 'RunInUseError', 'NotARunError', 'ForeignCodeError', 'ConfigMismatchError', 'DottedName', 'component_names', 'check_imports', 'read_run', 'run_files_signature', 'remove_stale_temporaries'])
+
+
+def __getattr__(name: str) -> Any:
+    """The run-directory names of :mod:`seqadv.rundir` (imported on first use)."""
+    if name in _RUNDIR_NAMES:
+        import seqadv.rundir
+
+        return getattr(seqadv.rundir, name)
+    raise AttributeError(f"module 'seqadv.runs' has no attribute {name!r}")

@@ -1,0 +1,212 @@
+"""Building a recipe's parts by name: the trainer's registry lookups in one place.
+
+Every part of a run is named in its config and built here from its registry, never from a
+concrete class: the discriminator (DISCRIMINATORS), the environment (ENVIRONMENTS, with its
+REWARD_SCHEMES scheme and REWARDS reward), the learner (ALGORITHMS); the data (DATA_SOURCES)
+and the policy (GENERATORS) come from :mod:`seqadv.experiment`. :func:`check_names` fails
+fast on a name no registry knows; :func:`registered_component` says whether a name needs no
+import of foreign code (a run's safety check uses it).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqadv.algorithms import ALGORITHMS
+from seqadv.config import ExperimentConfig
+from seqadv.data.source import TextData
+from seqadv.errors import ConfigError, SeqadvError
+from seqadv.runs import derive_seed
+
+__all__ = [
+    "build_discriminator",
+    "build_env",
+    "build_learner",
+    "check_names",
+    "registered_component",
+    "named",
+    "policy_spec",
+    "resolve_paths",
+]
+
+
+def build_discriminator(cfg: ExperimentConfig, data: TextData, seed: int) -> Any:
+    """The discriminator of ``cfg``, initialized from (seed, "discriminator-init")."""
+    from seqadv.models.discriminator import make_discriminator
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(seed, "discriminator-init"))
+        return named(
+            "discriminator",
+            lambda: make_discriminator(
+                cfg.discriminator.name,
+                vocab_size=data.vocab_size,
+                max_len=data.max_len,
+                pad_id=data.discriminator_pad_id,
+                **cfg.discriminator.kwargs,
+            ),
+        )
+
+
+def build_env(
+    cfg: ExperimentConfig, data: TextData, discriminator: Any, policy: Any
+) -> tuple[Any, Any]:
+    """The vector environment of ``cfg.env`` and its rollout policy (a frozen copy of
+    ``policy`` when the reward scheme needs one, else None).
+
+    ``env.reward_scheme`` with a name replaces the id's registered scheme; without one it
+    keeps the id's scheme and adds its kwargs.
+    """
+    from seqadv.envs import ENVIRONMENTS
+    from seqadv.rewards.schemes import REWARD_SCHEMES
+
+    entry = named("env.name", lambda: ENVIRONMENTS.entry(cfg.env.name))
+    env_kwargs = {**entry.meta.get("kwargs", {}), **cfg.env.kwargs}
+    registered = _as_component(env_kwargs.get("reward_scheme", "terminal"))
+    if cfg.env.reward_scheme is not None:
+        given = _component(cfg.env.reward_scheme)
+        same = not given["name"] or given["name"] == registered["name"]
+        env_kwargs["reward_scheme"] = {
+            "name": given["name"] or registered["name"],
+            "kwargs": {**registered["kwargs"], **given["kwargs"]} if same else given["kwargs"],
+        }
+    scheme_name = _as_component(env_kwargs.get("reward_scheme", "terminal"))["name"]
+    scheme_class = named("env.reward_scheme", lambda: REWARD_SCHEMES.get(scheme_name))
+    rollout_policy = None
+    if "rollout_policy" in getattr(scheme_class, "needs", ()):
+        rollout_policy = copy.deepcopy(policy).requires_grad_(False)
+    env = named(
+        "env",
+        lambda: entry.load()(
+            num_envs=cfg.env.num_envs,
+            data=data,
+            discriminator=discriminator,
+            reward=_component(cfg.env.reward),
+            rollout_policy=rollout_policy,
+            autoreset_mode="disabled",
+            **env_kwargs,
+        ),
+    )
+    return env, rollout_policy
+
+
+def build_learner(cfg: ExperimentConfig, policy: Any, seed: int) -> Any:
+    """The learner of ``cfg.algorithm`` training ``policy``; ``adversarial.lr`` and
+    ``grad_clip`` are its defaults, its seed is derived from (seed, "learner")."""
+    kwargs = dict(cfg.algorithm.kwargs)
+    kwargs.setdefault("lr", cfg.adversarial.lr)
+    kwargs.setdefault("grad_clip", cfg.adversarial.grad_clip)
+    kwargs.setdefault("seed", derive_seed(seed, "learner"))
+    return ALGORITHMS.make(cfg.algorithm.name, policy=policy, **kwargs)
+
+
+def check_names(cfg: ExperimentConfig, where: str = "config") -> None:
+    """Fail fast, before anything is built, on a component name no registry knows.
+
+    The message names the config key and lists the known names (and the closest match).
+    """
+    from seqadv.envs import ENVIRONMENTS
+    from seqadv.evaluation import METRICS
+    from seqadv.experiment import DATA_SOURCES
+    from seqadv.models.policy import GENERATORS
+    from seqadv.rewards.schemes import REWARD_SCHEMES
+
+    checks: list[tuple[str, str, Any]] = [
+        ("data.source", cfg.data.source, DATA_SOURCES),
+        ("generator.name", cfg.generator.name, GENERATORS),
+    ]
+    checks += [(f"eval.metrics[{i}]", m, METRICS) for i, m in enumerate(cfg.eval.metrics or [])]
+    if cfg.adversarial.rounds > 0:
+        checks.append(("env.name", cfg.env.name, ENVIRONMENTS))
+        scheme = cfg.env.reward_scheme
+        if scheme is not None and scheme.name:
+            checks.append(("env.reward_scheme.name", scheme.name, REWARD_SCHEMES))
+    for key, name, registry in checks:
+        try:
+            registry.entry(name)
+        except SeqadvError as exc:
+            prefix = "" if where == "config" else f"{where}: "
+            raise ConfigError(f"{prefix}{key}: {exc}") from None
+
+
+def registered_component(kind: str | None, name: str) -> bool:
+    """Whether the registry of ``kind`` (as ``seqadv list`` names it) has ``name``: registered,
+    an installed package's entry point, or an SB3 ``package:Class`` algorithm (never imports)."""
+    from seqadv.algorithms import SB3_PACKAGES
+    from seqadv.algorithms.advantages import ADVANTAGES
+    from seqadv.envs import ENVIRONMENTS
+    from seqadv.evaluation import METRICS
+    from seqadv.experiment import DATA_SOURCES
+    from seqadv.models.discriminator import DISCRIMINATORS
+    from seqadv.models.policy import GENERATORS
+    from seqadv.rewards import REWARDS
+    from seqadv.rewards.schemes import REWARD_SCHEMES
+
+    if kind == "algorithms" and name.partition(":")[0] in SB3_PACKAGES:
+        return True
+    registries = {
+        "advantages": ADVANTAGES,
+        "algorithms": ALGORITHMS,
+        "data_sources": DATA_SOURCES,
+        "discriminators": DISCRIMINATORS,
+        "envs": ENVIRONMENTS,
+        "generators": GENERATORS,
+        "metrics": METRICS,
+        "rewards": REWARDS,
+        "reward_schemes": REWARD_SCHEMES,
+    }
+    return kind in registries and name in registries[kind]
+
+
+def resolve_paths(cfg: ExperimentConfig, base_dir: Path | None) -> None:
+    """Make the config's file paths absolute (so a resumed run or ``seqadv eval`` finds them).
+
+    A relative path is looked up in the current directory first, then next to the config.
+    """
+    from seqadv.experiment import resolve_path
+
+    def fix(path: str | None) -> str | None:
+        found = resolve_path(path, base_dir)
+        return str(Path(found).resolve()) if found and Path(found).exists() else found
+
+    cfg.data.oracle_path = fix(cfg.data.oracle_path)
+    cfg.data.train_path = fix(cfg.data.train_path)
+    cfg.data.test_path = fix(cfg.data.test_path)
+    cfg.pretrain.init_checkpoint = fix(cfg.pretrain.init_checkpoint)
+
+
+def named(key: str, build: Any) -> Any:
+    """``build()``, with a seqadv error re-raised as a ConfigError naming the config key."""
+    try:
+        return build()
+    except ConfigError as exc:
+        if str(exc).startswith(key):
+            raise
+        raise ConfigError(f"{key}: {exc}") from exc
+    except SeqadvError as exc:
+        raise ConfigError(f"{key}: {exc}") from exc
+
+
+def policy_spec(policy: Any) -> dict[str, Any] | None:
+    """The plain-data spec a policy is rebuilt from (``policy.spec``), when it has one."""
+    spec = getattr(policy, "spec", None)
+    if spec is None:
+        return None
+    fields = dict(spec.__dict__) if hasattr(spec, "__dict__") else dict(spec)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
+
+
+def _as_component(spec: Any) -> dict[str, Any]:
+    """A name or ``{name, kwargs}`` as ``{name, kwargs}``."""
+    if isinstance(spec, dict):
+        return {"name": spec.get("name", ""), "kwargs": dict(spec.get("kwargs") or {})}
+    return {"name": spec, "kwargs": {}}
+
+
+def _component(spec: Any) -> Any:
+    """A ComponentConfig as the ``{name, kwargs}`` mapping registries resolve."""
+    return {"name": spec.name, "kwargs": dict(spec.kwargs)}
