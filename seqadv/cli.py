@@ -169,8 +169,8 @@ def _load_run(path: str, allow_imports: list[str], overrides: list[str] | None =
     Nothing the config names is imported unless ``--allow-import`` names its module or the
     person set that key with ``--set``.
     """
-    from seqadv.recipe import registered_component
     from seqadv.config import apply_overrides, config_from_dict, config_to_dict
+    from seqadv.recipe import registered_component
     from seqadv.runs import check_imports, read_run
 
     cfg, ckpt, where = read_run(path)
