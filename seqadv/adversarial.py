@@ -38,6 +38,8 @@ from seqadv.algorithms.callbacks import (
 )
 from seqadv.algorithms.mle import MLELearner
 from seqadv.config import ExperimentConfig, config_from_dict, config_to_dict, dump_config
+from seqadv.data.fingerprint import check_same_data, data_fingerprint
+from seqadv.data.vocab import Vocab
 from seqadv.errors import CheckpointError
 from seqadv.evaluation import evaluate_policy
 from seqadv.experiment import TextData, build_data, build_generator
@@ -84,6 +86,7 @@ class AdversarialTrainer:
         run: RunDir | None = None,
         base_dir: Path | None = None,
         command: list[str] | None = None,
+        vocab: Any = None,
     ) -> None:
         check_names(cfg)
         resolve_paths(cfg, base_dir)
@@ -95,7 +98,8 @@ class AdversarialTrainer:
         self.seed: int = cfg.seed
         self.run = run
         torch.set_num_threads(cfg.threads)
-        self.data: TextData = named("data.source", lambda: build_data(cfg.data, base_dir))
+        self.data: TextData = named("data.source", lambda: build_data(cfg.data, base_dir, vocab))
+        self.data_fingerprint = data_fingerprint(self.data)
         log.info("data: %s", self.data.description)
         self.generator = named("generator", lambda: build_generator(cfg, self.data, self.seed))
         if cfg.pretrain.init_checkpoint:
@@ -211,6 +215,8 @@ class AdversarialTrainer:
         self.run.append_command(self.command)
         if self.data.vocab is not None:
             self.data.vocab.save(self.run.path / "vocab.json")
+        recorded = {k: v for k, v in self.data_fingerprint.items() if k != "words"}
+        self.run.write_text("data.json", json.dumps(recorded, indent=2) + "\n")
 
     def _elapsed(self) -> float:
         now = time.perf_counter()
@@ -234,6 +240,7 @@ class AdversarialTrainer:
             "rngs": {k: g.get_state() for k, g in self.rngs.items()},
             "adversarial": self._adversarial_state(),
             "vocab": self.data.vocab.itos if self.data.vocab is not None else None,
+            "data": self.data_fingerprint,
             "versions": versions(self.cfg.threads),
         }
 
@@ -256,14 +263,19 @@ class AdversarialTrainer:
         save_checkpoint(path, self.checkpoint_state())
         return path
 
-    def load_state(self, ckpt: dict[str, Any]) -> None:
-        """Restore a checkpoint written by :meth:`save` (same config required)."""
-        saved = config_from_dict(ckpt["config"], where=ckpt.get("path", "checkpoint"))
+    def load_state(self, ckpt: dict[str, Any], allow_changed_data: bool = False) -> None:
+        """Restore a checkpoint written by :meth:`save` (same config and data required;
+        ``allow_changed_data`` lets the data differ, with a warning)."""
+        where = ckpt.get("path", "checkpoint")
+        saved = config_from_dict(ckpt["config"], where=where)
         if config_to_dict(saved) != config_to_dict(self.cfg):
             raise CheckpointError(
-                f"{ckpt.get('path', 'checkpoint')}: the checkpoint was written with a different "
+                f"{where}: the checkpoint was written with a different "
                 "config; resume from the run directory to use its own config.yaml"
             )
+        changed = check_same_data(ckpt.get("data"), self.data_fingerprint, where, allow_changed_data)
+        for problem in changed:
+            log.warning("resuming on changed data (--allow-changed-data): %s", problem)
         self.generator.load_state_dict(ckpt["generator"])
         self.mle.load_state_dict(ckpt["mle"])
         for key, state in ckpt["rngs"].items():
@@ -297,12 +309,16 @@ class AdversarialTrainer:
         run_dir: str | Path,
         command: list[str] | None = None,
         allow_imports: tuple[str, ...] | list[str] = (),
+        allow_changed_data: bool = False,
     ) -> AdversarialTrainer:
         """Continue the run in ``run_dir`` from its last checkpoint, with its config.yaml.
 
         Before anything is built or written: config.yaml must equal the checkpoint's config,
         and a dotted path it names (``pkg.mod:attr``) is refused unless ``allow_imports``
-        names its module. The trainer holds the run's lock (``trainer.run.close()``).
+        names its module. The data must be those the run recorded (files, encoded splits,
+        vocabulary) unless ``allow_changed_data``; then the run's stored vocabulary encodes
+        the new data (it is never rewritten). The trainer holds the run's lock
+        (``trainer.run.close()``).
         """
         path = Path(run_dir)
         if path.is_dir():
@@ -317,10 +333,15 @@ class AdversarialTrainer:
             if run_files_signature(path) != before:  # rewritten before the lock was ours
                 cfg, ckpt, where = read_run(path)
                 check_imports(cfg, registered_component, allow_imports, where)
-            trainer = cls(cfg, run=None, command=command)
+            stored = ckpt.get("vocab") if allow_changed_data else None
+            vocab = Vocab(stored) if stored else None
+            trainer = cls(cfg, run=None, command=command, vocab=vocab)
+            check_same_data(  # before anything is written into the run
+                ckpt.get("data"), trainer.data_fingerprint, ckpt["path"], allow_changed_data
+            )
             trainer.run = run
             run.append_command(command)
-            trainer.load_state(ckpt)
+            trainer.load_state(ckpt, allow_changed_data)
         except BaseException:
             run.close()
             raise

@@ -76,12 +76,16 @@ def cmd_train(args: argparse.Namespace) -> int:
                     "and --set"
                 )
             trainer = AdversarialTrainer.resume(
-                args.resume, command=args.argv, allow_imports=args.allow_import
+                args.resume,
+                command=args.argv,
+                allow_imports=args.allow_import,
+                allow_changed_data=args.allow_changed_data,
             )
         else:
-            if args.allow_import:
+            if args.allow_import or args.allow_changed_data:
                 raise SeqadvError(
-                    "--allow-import is for --resume: a new run imports what its CONFIG names"
+                    "--allow-import and --allow-changed-data are for --resume: a new run "
+                    "imports what its CONFIG names and records the data it reads"
                 )
             path = find_preset(args.config)
             cfg = load_config(path, args.set)
@@ -234,13 +238,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from seqadv.evaluation import evaluate_policy
     from seqadv.experiment import build_data
+    from seqadv.runs import json_safe
 
     torch.set_num_threads(args.threads)
     cfg, ckpt = _load_run(args.checkpoint, args.allow_import, args.set)
     gen, _ = _load_generator(ckpt)
     if args.n_samples:
         cfg.eval.n_samples = args.n_samples
-    data = build_data(cfg.data)
+    from seqadv.data.fingerprint import check_same_data, data_fingerprint
+    from seqadv.data.vocab import Vocab
+
+    stored = ckpt.get("vocab") if args.allow_changed_data else None
+    data = build_data(cfg.data, vocab=Vocab(stored) if stored else None)
+    check_same_data(ckpt.get("data"), data_fingerprint(data), ckpt["path"], args.allow_changed_data)
     metrics, _ = evaluate_policy(gen, data, cfg.eval, args.seed, "cli-eval")
     result = {
         "checkpoint": ckpt["path"],
@@ -250,7 +260,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         **metrics,
     }
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(json_safe(result), allow_nan=False))
     else:
         for k, v in result.items():
             print(f"{k:<22} {_fmt(v)}")
@@ -427,6 +437,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODULE",
         help=ALLOW_IMPORT_HELP,
     )
+    p.add_argument(
+        "--allow-changed-data",
+        action="store_true",
+        help="go on although the data differ from those the run recorded (its vocabulary is kept)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="sample text from a checkpoint or run directory")
@@ -465,6 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="MODULE",
         help=ALLOW_IMPORT_HELP,
+    )
+    p.add_argument(
+        "--allow-changed-data",
+        action="store_true",
+        help="go on although the data differ from those the run recorded (its vocabulary is kept)",
     )
     p.set_defaults(func=cmd_eval)
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from seqadv.errors import CheckpointError, ConfigError, SeqadvError
-from seqadv.runs import atomic_write_text, load_checkpoint
+from seqadv.runs import atomic_write_text, json_safe, load_checkpoint
 
 try:
     import fcntl
@@ -506,7 +506,7 @@ class RunDir:
     def log_metrics(self, record: dict[str, Any]) -> None:
         """Append one JSON object to metrics.jsonl (flushed and synced)."""
         with open(self.metrics_path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, sort_keys=False) + "\n")
+            fh.write(json.dumps(json_safe(record), sort_keys=False, allow_nan=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
 

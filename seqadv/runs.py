@@ -38,6 +38,7 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, one writer
 
 __all__ = [
     "derive_seed",
+    "json_safe",
     "draw_seed",
     "atomic_write_bytes",
     "atomic_write_text",
@@ -49,6 +50,17 @@ __all__ = [
 
 log = logging.getLogger("seqadv")
 CHECKPOINT_FORMAT = "seqadv.checkpoint/1"
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, inf) as None, so JSON writes ``null``."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def draw_seed() -> int:

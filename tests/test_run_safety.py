@@ -204,7 +204,7 @@ def test_allow_import_names_the_module_and_the_resume_proceeds(run, plugin, caps
     code, stdout, err = run_cli(capsys, "eval", str(run), "--json", "--allow-import", PLUGIN)
     assert code == 0, err
     code, _, err = run_cli(capsys, "train", str(TINY), "--allow-import", PLUGIN)
-    assert_refused(code, err, "--allow-import is for --resume")
+    assert_refused(code, err, "--allow-import and --allow-changed-data are for --resume")
 
 
 def test_an_installed_module_named_by_a_run_is_not_imported(run, tmp_path, capsys):
@@ -464,7 +464,8 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     assert f"Continue with: seqadv train --resume {out}" in err
     assert "Traceback" not in err
     state = load_checkpoint(out)["state"]
-    assert state["phase"] == "mle" and state["mle_epoch"] >= 50
+    # the signal may come between the epoch-50 record and that epoch's checkpoint
+    assert state["phase"] == "mle" and state["mle_epoch"] >= 49
     assert not [p for p in (out / "checkpoints").iterdir() if p.name != "last.pt"]
     RunLock(out).acquire().release()  # the lock went with the process
 

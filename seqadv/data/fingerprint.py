@@ -15,7 +15,11 @@ from typing import Any
 
 from torch import Tensor
 
-__all__ = ["file_fingerprint", "data_fingerprint", "fingerprint_differences"]
+from seqadv.errors import DataError
+
+__all__ = ["file_fingerprint", "data_fingerprint", "fingerprint_differences", "check_same_data"]
+
+ALLOW_FLAG = "--allow-changed-data"
 
 
 def file_fingerprint(path: str | Path) -> dict[str, Any]:
@@ -97,3 +101,21 @@ def fingerprint_differences(recorded: dict[str, Any], current: dict[str, Any]) -
                 f"{_short((old or {}).get('sha256'))}... -> {_short((new or {}).get('sha256'))}...)"
             )
     return out
+
+
+def check_same_data(
+    recorded: dict[str, Any] | None, current: dict[str, Any], where: str, allow: bool = False
+) -> list[str]:
+    """The differences between a run's recorded data and the data now; DataError (naming the
+    files) unless ``allow``. A run that recorded no fingerprint is not checked."""
+    if not recorded:
+        return []
+    problems = fingerprint_differences(recorded, current)
+    if problems and not allow:
+        listed = "".join(f"\n  - {p}" for p in problems)
+        raise DataError(
+            f"{where}: the data differ from those the run was trained on:{listed}\n"
+            f"Nothing was loaded or written. To go on with these data anyway, pass {ALLOW_FLAG} "
+            "(the run's stored vocabulary is kept: new words read as <unk>)."
+        )
+    return problems
