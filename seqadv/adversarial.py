@@ -52,6 +52,7 @@ from seqadv.recipe import (
     policy_spec,
     registered_component,
     resolve_paths,
+    smoke_check,
 )
 from seqadv.runs import (
     RunDir,
@@ -156,6 +157,7 @@ class AdversarialTrainer:
         self.dis_optimizer = default_optimizer(self.discriminator, lr=cfg.discriminator.lr)
         self.env, self.rollout_policy = build_env(cfg, self.data, self.discriminator, self.generator)
         self.learner = build_learner(cfg, self.generator, self.seed)
+        smoke_check(cfg, self.data, self.discriminator, self.generator)
         dis = cfg.discriminator
         self.dis_step = DiscriminatorStep(
             self.discriminator,

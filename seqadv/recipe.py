@@ -11,6 +11,7 @@ import of foreign code (a run's safety check uses it).
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from seqadv.errors import ConfigError, SeqadvError
 from seqadv.runs import derive_seed
 
 __all__ = [
+    "smoke_check",
     "build_discriminator",
     "build_env",
     "build_learner",
@@ -92,6 +94,51 @@ def build_env(
         ),
     )
     return env, rollout_policy
+
+
+def smoke_check(cfg: ExperimentConfig, data: TextData, discriminator: Any, policy: Any) -> None:
+    """Run every component once on a tiny batch before any training, so that a config whose
+    discriminator, reward or reward scheme fails does so now, not after the MLE phase.
+
+    The discriminator scores 2 real and 2 generated examples and computes its loss on them
+    (no update); a second environment of 2 rows, built like the run's, plays one episode
+    with the policy, so that the reward scheme and the reward are called as in training.
+    Nothing of the run changes: no weights, no random stream of the run (a generator of its
+    own draws the examples and actions; the rollouts use that environment's own).
+    """
+    from seqadv.algorithms.batch import collect_rollout
+
+    g = torch.Generator().manual_seed(0)
+
+    def fail(key: str, what: str, exc: BaseException) -> ConfigError:
+        detail = str(exc) if isinstance(exc, SeqadvError) else f"{type(exc).__name__}: {exc}"
+        return ConfigError(f"{key}: {what} failed before training started: {detail}")
+
+    was_training = discriminator.training
+    try:
+        with torch.no_grad():
+            real = data.train[: min(2, data.train.shape[0])]
+            fake = policy.sample(2, generator=g)
+            batch = torch.cat([real, fake])
+            labels = torch.cat([torch.ones(real.shape[0]), torch.zeros(fake.shape[0])])
+            logits = discriminator(batch)
+            mask = discriminator.padding_mask(batch) if discriminator.level == "token" else None
+            discriminator.loss(logits, labels, mask)
+    except Exception as exc:
+        raise fail("discriminator", f"{cfg.discriminator.name!r} on 2 real and 2 generated examples", exc) from exc
+    finally:
+        discriminator.train(was_training)
+    try:
+        small = dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, num_envs=2))
+        env, _ = build_env(small, data, discriminator, policy)  # its own rollout policy copy
+        collect_rollout(policy, env, g)
+    except Exception as exc:
+        scheme = cfg.env.reward_scheme.name if cfg.env.reward_scheme else "(the id's)"
+        what = (
+            f"one episode of {cfg.env.name!r} with reward {cfg.env.reward.name!r} and reward "
+            f"scheme {scheme!r}"
+        )
+        raise fail("env", what, exc) from exc
 
 
 def build_learner(cfg: ExperimentConfig, policy: Any, seed: int) -> Any:

@@ -148,3 +148,20 @@ def test_unknown_component_names_fail_before_anything_is_built(override, fragmen
         AdversarialTrainer(tiny(["adversarial.rounds=1", override]))
     for fragment in fragments:
         assert fragment in str(info.value)
+
+
+def test_a_reward_that_fails_is_caught_before_the_mle_phase(tmp_path):
+    from seqadv.rewards import REWARDS, register_reward
+
+    @register_reward("test_broken_reward", level="any", override=True)
+    def broken(logits, **kwargs):
+        """Fails on its first call."""
+        raise ZeroDivisionError("boom")
+
+    try:
+        cfg = tiny(["env.reward=test_broken_reward", "pretrain.epochs=1000"])
+        with pytest.raises(ConfigError, match=r"^env: .*'test_broken_reward'.*ZeroDivisionError: boom"):
+            AdversarialTrainer(cfg, run=RunDir(tmp_path / "run"))
+        assert not (tmp_path / "run" / "metrics.jsonl").exists()  # no epoch ran
+    finally:
+        REWARDS.remove("test_broken_reward")

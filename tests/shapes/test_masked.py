@@ -119,9 +119,10 @@ def test_no_learner_and_no_rollout_emits_a_masked_action(algorithm):
     trainer = AdversarialTrainer(config_from_dict(config(algorithm)))
     start = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
     trainer.fit()
-    (core,) = CORES
+    core, smoke = CORES  # the run's env, then the 2-row env of the check before training
     assert core.actions_seen >= 3 * 16 * 6 and core.scored_tokens > 0
-    assert core.violations == 0
+    assert smoke.num_envs == 2 and smoke.actions_seen > 0
+    assert core.violations == 0 and smoke.violations == 0
     moved = [not torch.equal(start[k], v) for k, v in trainer.generator.state_dict().items()]
     assert any(moved)
 
