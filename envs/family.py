@@ -124,7 +124,8 @@ def as_actions(actions: Any, n: int, space: spaces.Space) -> Tensor:
     if array.size != n:
         raise ValueError(f"expected {n} action(s) of {space}, got an array of shape {array.shape}")
     if kind == "f":
-        if not np.all(np.isfinite(array)) or not np.array_equal(array, np.round(array)):
+        integral = np.all(np.isfinite(array)) and np.array_equal(array, np.round(array))
+        if not integral or np.any(np.abs(array) > 2**53):
             raise ValueError(f"actions must be integers of {space}, got {array.reshape(-1).tolist()}")
     return torch.as_tensor(array.reshape(n).astype(np.int64))
 
