@@ -227,7 +227,12 @@ def resolve_paths(cfg: ExperimentConfig, base_dir: Path | None) -> None:
 
 
 def named(key: str, build: Any) -> Any:
-    """``build()``, with a seqadv error re-raised as a ConfigError naming the config key."""
+    """``build()``, with a failure re-raised as a ConfigError naming the config key.
+
+    Building a component from config values is where a user's values first meet the
+    component's own checks (a ValueError or TypeError of its constructor, an unknown name of
+    a registry): every such error names the key it came from.
+    """
     try:
         return build()
     except ConfigError as exc:
@@ -236,6 +241,8 @@ def named(key: str, build: Any) -> Any:
         raise ConfigError(f"{key}: {exc}") from exc
     except SeqadvError as exc:
         raise ConfigError(f"{key}: {exc}") from exc
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise ConfigError(f"{key}: {type(exc).__name__}: {exc}") from exc
 
 
 def policy_spec(policy: Any) -> dict[str, Any] | None:

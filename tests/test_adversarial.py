@@ -165,3 +165,19 @@ def test_a_reward_that_fails_is_caught_before_the_mle_phase(tmp_path):
         assert not (tmp_path / "run" / "metrics.jsonl").exists()  # no epoch ran
     finally:
         REWARDS.remove("test_broken_reward")
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("generator.kwargs.embed_dim=0", "generator: ValueError: kwargs.embed_dim must be an integer >= 1"),
+        ("generator.kwargs.init_std=-1", "generator: ValueError: kwargs.init_std must be"),
+        ("discriminator.kwargs.embedding_dim=0", "discriminator: ValueError: embedding_dim must be an int >= 1"),
+        ("discriminator.kwargs.dropout=2", "discriminator: ValueError: dropout must lie in [0, 1)"),
+        ("env.reward.kwargs.temperature=2", "env: reward 'prob' got unknown argument(s) 'temperature'"),
+    ],
+)
+def test_bad_component_arguments_name_the_component(override, fragment):
+    with pytest.raises(ConfigError) as info:
+        AdversarialTrainer(tiny(["adversarial.rounds=1", override]))
+    assert fragment in str(info.value)

@@ -436,7 +436,7 @@ class CNNDiscriminator(Discriminator):
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, got {chunk_size!r}")
-        self.embedding_dim = embedding_dim
+        self.embedding_dim = embedding_dim = _positive_int(embedding_dim, "embedding_dim")
         self.filter_sizes = tuple(f for f, _ in kept)
         self.num_filters = tuple(n for _, n in kept)
         self.feature_dim = sum(self.num_filters)
@@ -543,9 +543,9 @@ class _RecurrentDiscriminator(Discriminator):
         super().__init__(vocab_size, max_len, pad_id)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
-        self.embedding_dim = embedding_dim
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
+        self.embedding_dim = embedding_dim = _positive_int(embedding_dim, "embedding_dim")
+        self.hidden_size = hidden_size = _positive_int(hidden_size, "hidden_size")
+        self.num_layers = num_layers = _positive_int(num_layers, "num_layers")
         self.embedding = self._make_embedding(embedding_dim)
         self.lstm = nn.LSTM(
             embedding_dim,

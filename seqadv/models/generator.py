@@ -551,6 +551,11 @@ def lstm_policy(
         init_std: every parameter from N(0, init_std^2) (SeqGAN: 0.1); None: torch's default
             initialization under ``seed``.
     """
+    for key, value in (("embed_dim", embed_dim), ("hidden_dim", hidden_dim)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"kwargs.{key} must be an integer >= 1, got {value!r}")
+    if init_std is not None and (isinstance(init_std, bool) or not init_std >= 0):
+        raise ValueError(f"kwargs.init_std must be a number >= 0 or null, got {init_std!r}")
     spec = GeneratorSpec(
         vocab_size=data.vocab_size,
         embed_dim=embed_dim,
