@@ -146,3 +146,38 @@ def test_any_action_is_taken_or_refused_naming_the_action_space(action):
         env.step(action)
     except ValueError as exc:
         assert "Discrete(16)" in str(exc) or "vocabulary" in str(exc), str(exc)
+
+
+JUNK = ["wrong_shape", "ints", "list", "nan", "inf", "scalar", "none", "string", "raise"]
+
+
+@pytest.mark.parametrize("kind", JUNK)
+def test_a_user_reward_returning_junk_fails_before_training_naming_it(kind):
+    from seqadv.adversarial import AdversarialTrainer
+    from seqadv.rewards import REWARDS, register_reward
+
+    def junk(logits, **kwargs):
+        """A broken user reward."""
+        return {
+            "wrong_shape": lambda: torch.zeros(logits.shape[0] + 1),
+            "ints": lambda: torch.ones_like(logits, dtype=torch.long) * 10**6,
+            "list": lambda: [0.5] * logits.shape[0],
+            "nan": lambda: torch.full_like(logits, float("nan")),
+            "inf": lambda: torch.full_like(logits, float("inf")),
+            "scalar": lambda: torch.tensor(0.5),
+            "none": lambda: None,
+            "string": lambda: "0.5",
+            "raise": lambda: 1 / 0,
+        }[kind]()
+
+    register_reward("fuzz_junk_reward", level="any", override=True)(junk)
+    try:
+        cfg = load_config(REPO / "experiments" / "seqgan_oracle_tiny.yaml", ["env.reward=fuzz_junk_reward"])
+        try:
+            AdversarialTrainer(cfg)
+        except SeqadvError as exc:
+            assert "fuzz_junk_reward" in str(exc), str(exc)
+        else:  # accepted: then it must have been a valid reward (ints of the right shape)
+            assert kind == "ints"
+    finally:
+        REWARDS.remove("fuzz_junk_reward")
