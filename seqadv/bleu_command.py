@@ -15,8 +15,8 @@ never with a traceback.
 This is command-line layer, not a metric: it resolves the ``--tokenizer`` name with
 :func:`seqadv.data.tokenize.get_tokenizer`, tokenizes the lines itself and gives the metrics of
 :mod:`seqadv.metrics.bleu` token sequences (the metrics import nothing from ``seqadv.data``).
-It imports only the standard library at start-up; numpy and the BLEU code load when ``run`` is
-called, and torch never does.
+It imports only the standard library (and :mod:`seqadv.cli_args`, which checks ``--max-n``) at
+start-up; numpy and the BLEU code load when ``run`` is called, and torch never does.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ import os
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from seqadv.cli_args import MAX_BLEU_N, bleu_max_n
 
 __all__ = ["add_arguments", "run", "main"]
 
@@ -42,16 +44,6 @@ _MAX_REPORTED = 5  # problem lines listed per file before summarising
 
 class _InputError(Exception):
     """Unusable input; the message is already formatted for stderr."""
-
-
-def _max_n(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2 (BLEU-2..max-n), got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,10 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-n",
-        type=_max_n,
+        type=bleu_max_n,
         default=5,
         metavar="N",
-        help="report BLEU-2 .. BLEU-N (default: 5)",
+        help=f"report BLEU-2 .. BLEU-N, N in 2..{MAX_BLEU_N} (default: 5)",
     )
     parser.add_argument(
         "--self",
@@ -101,7 +93,11 @@ def _err(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr)
 
 
-def _read_lines(path: str) -> list[bytes]:
+def _read_lines(path: str, arg: str) -> list[bytes]:
+    if path != "-" and os.path.isdir(path):
+        raise _InputError(
+            f"error: cannot read {arg} {path}: is a directory; give a file, one sentence per line"
+        )
     try:
         if path == "-":
             data = sys.stdin.buffer.read()
@@ -109,7 +105,7 @@ def _read_lines(path: str) -> list[bytes]:
             with open(path, "rb") as f:
                 data = f.read()
     except OSError as e:
-        raise _InputError(f"error: cannot read {path}: {e.strerror or e}") from None
+        raise _InputError(f"error: cannot read {arg} {path}: {e.strerror or e}") from None
     if not data:
         raise _InputError(f"error: {path}: empty file, no sentences")
     lines = data.split(b"\n")
@@ -120,13 +116,13 @@ def _read_lines(path: str) -> list[bytes]:
     return [line[:-1] if line.endswith(b"\r") else line for line in lines]
 
 
-def _read_sentences(path: str, tokenize: Callable[[str], list[str]]) -> list[list[str]]:
+def _read_sentences(path: str, tokenize: Callable[[str], list[str]], arg: str) -> list[list[str]]:
     """Tokenized non-empty lines of ``path``; problems reported on stderr.
 
     Raises:
         _InputError: Unreadable, empty, not UTF-8, or no line with a token.
     """
-    lines = _read_lines(path)
+    lines = _read_lines(path, arg)
     sentences: list[list[str]] = []
     bad: list[tuple[int, UnicodeDecodeError]] = []
     empty: list[int] = []
@@ -242,11 +238,11 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {}
     n_ref = None
     try:
-        hyps = _read_sentences(args.hyp, tokenize)
+        hyps = _read_sentences(args.hyp, tokenize, "--hyp")
         if args.self_bleu and len(hyps) < 2:
             raise _InputError(f"error: {args.hyp}: Self-BLEU needs at least 2 sentences, got 1")
         if args.ref is not None:
-            refs = _read_sentences(args.ref, tokenize)
+            refs = _read_sentences(args.ref, tokenize, "--ref")
             n_ref = len(refs)
             stats = ReferenceStats(refs, max_n=args.max_n)
             for n, r in stats.bleu_many(hyps, ns).items():

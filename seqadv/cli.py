@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import seqadv
+from seqadv import cli_args as check
 from seqadv.errors import SeqadvError
 
 log = logging.getLogger("seqadv")
@@ -177,7 +178,8 @@ def _load_run(path: str, allow_imports: list[str], overrides: list[str] | None =
     from seqadv.recipe import registered_component
     from seqadv.runs import check_imports, read_run
 
-    cfg, ckpt, where = read_run(path)
+    with check.reading(path, "CHECKPOINT"):
+        cfg, ckpt, where = read_run(path)
     overrides = list(overrides or [])
     if overrides:
         data = apply_overrides(config_to_dict(cfg), overrides)
@@ -206,9 +208,25 @@ def _load_generator(ckpt: dict[str, Any]):
     return gen, vocab
 
 
+def _run_inputs(path: str) -> list[tuple[str, Path]]:
+    """The files ``seqadv sample``/``eval`` read from CHECKPOINT (a run or a .pt file)."""
+    p = Path(path)
+    if p.is_dir():
+        return [
+            ("the checkpoint", p / "checkpoints" / "last.pt"),
+            ("its config", p / "config.yaml"),
+        ]
+    found = [("the checkpoint", p)]
+    if p.resolve().parent.name == "checkpoints":
+        found.append(("its run's config", p.resolve().parent.parent / "config.yaml"))
+    return found
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
+    if args.out:  # checked before anything is loaded
+        check.check_output_file(args.out, "--out", _run_inputs(args.checkpoint), special=True)
     torch.set_num_threads(args.threads)
     cfg, ckpt = _load_run(args.checkpoint, args.allow_import)
     gen, vocab = _load_generator(ckpt)
@@ -225,7 +243,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.out:
         from seqadv.runs import atomic_write_text
 
-        atomic_write_text(args.out, text)
+        with check.writing(args.out, "--out"):
+            if check.is_special_file(args.out):  # /dev/stdout, a pipe: written as it is
+                with open(args.out, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+            else:
+                atomic_write_text(args.out, text)
         print(f"wrote {len(lines)} samples to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -243,7 +266,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     cfg, ckpt = _load_run(args.checkpoint, args.allow_import, args.set)
     gen, _ = _load_generator(ckpt)
-    if args.n_samples:
+    if args.n_samples is not None:
         cfg.eval.n_samples = args.n_samples
     from seqadv.data.fingerprint import check_same_data, data_fingerprint
     from seqadv.data.vocab import Vocab
@@ -337,9 +360,16 @@ def _first_comment(path: Path) -> str:
 # -- oracle -----------------------------------------------------------------------------------
 def cmd_oracle(args: argparse.Namespace) -> int:
     if args.oracle_cmd == "import-seqgan":
-        from seqadv.data.oracle import import_seqgan_pickle
+        from seqadv.data.oracle import load_seqgan_pickle, save_oracle_npz, validate_oracle_arrays
 
-        arrays = import_seqgan_pickle(args.pickle, args.out)
+        if Path(args.pickle).is_dir():
+            raise SeqadvError(f"PICKLE {args.pickle}: is a directory; give SeqGAN's pickle file")
+        check.check_output_file(args.out, "OUT", [("the pickle being imported", args.pickle)])
+        with check.reading(args.pickle, "PICKLE"):
+            arrays = load_seqgan_pickle(args.pickle)
+        validate_oracle_arrays(arrays, where=str(args.pickle))
+        with check.writing(args.out, "OUT"):
+            save_oracle_npz(args.out, arrays)
         v, e = arrays["emb"].shape
         print(f"wrote {args.out}: V={v}, embedding {e}, hidden {arrays['Ui'].shape[0]} (15 arrays)")
         return 0
@@ -348,8 +378,11 @@ def cmd_oracle(args: argparse.Namespace) -> int:
 
         from seqadv.models.oracle import load_oracle
 
+        if args.path is not None:
+            check.check_input_file(args.path, "PATH", "oracle .npz")
         torch.set_num_threads(args.threads)
-        oracle = load_oracle(args.path, seed=args.seed, max_len=args.max_len)
+        with check.reading(args.path, "PATH") if args.path else contextlib.nullcontext():
+            oracle = load_oracle(args.path, seed=args.seed, max_len=args.max_len)
         g = torch.Generator().manual_seed(0)
         samples = oracle.sample(args.n, generator=g)
         print(f"oracle: {oracle.source}")
@@ -365,29 +398,44 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from seqadv.runs import RunDir
 
     keys = list(args.keys or DEFAULT_CURVE_KEYS)
-
-    runs = []
+    if len(args.label) > len(args.runs):
+        raise SeqadvError(
+            f"--label given {len(args.label)} times for {len(args.runs)} run(s); give at most "
+            "one label per run, in the order of the runs"
+        )
+    twice = next((x for x in args.label if args.label.count(x) > 1), None)
+    if twice is not None:
+        raise SeqadvError(f"--label {twice!r} is given to two runs; labels must differ")
+    labels = [*args.label, *(Path(p).name for p in args.runs[len(args.label) :])]
+    for i in range(len(args.label), len(labels)):
+        if labels.count(labels[i]) > 1:  # runs named alike: their paths tell them apart
+            labels[i] = args.runs[i]
     for path in args.runs:
-        run_dir = Path(path)
-        if not (run_dir / "metrics.jsonl").is_file():
+        if not (Path(path) / "metrics.jsonl").is_file():
             raise SeqadvError(f"{path}: no metrics.jsonl; is this a seqadv run directory?")
-        label = args.label[len(runs)] if len(args.label) > len(runs) else run_dir.name
-        records = RunDir(run_dir, create=False).read_metrics()  # reads only
+    inputs = [(f"the metrics file of run {p}", Path(p) / "metrics.jsonl") for p in args.runs]
+    check.check_output_file(args.out, "--out", inputs)
+    runs = []
+    for path, label in zip(args.runs, labels):
+        with check.reading(path, "RUN"):
+            records = RunDir(Path(path), create=False).read_metrics()  # reads only
+        if not records:
+            raise SeqadvError(f"{path}/metrics.jsonl: no records yet (no evaluation finished)")
         if args.x == "time":
             records = [{**r, "x": r.get("time/elapsed_s", 0.0) / 60.0} for r in records]
         runs.append((label, records))
     (label, main_records), others = runs[0], dict(runs[1:])
-    refs = dict(item.split("=", 1) for item in args.reference)
-    path = plot_learning_curve(
-        main_records,
-        args.out,
-        title=args.title or label,
-        controls=others,
-        keys=keys,
-        reference_lines={k: float(v) for k, v in refs.items()},
-        main_label=label,
-        xlabel="wall-clock minutes" if args.x == "time" else None,
-    )
+    with check.writing(args.out, "--out"):
+        path = plot_learning_curve(
+            main_records,
+            args.out,
+            title=args.title or label,
+            controls=others,
+            keys=keys,
+            reference_lines=dict(args.reference),
+            main_label=label,
+            xlabel="wall-clock minutes" if args.x == "time" else None,
+        )
     if path is None:
         raise SeqadvError(f"none of {', '.join(keys)} is in {args.runs[0]}/metrics.jsonl")
     print(f"wrote {path}")
@@ -402,6 +450,7 @@ def cmd_bleu(args: argparse.Namespace) -> int:
 
 
 # -- parser -----------------------------------------------------------------------------------
+THREADS_HELP = "torch threads, 1..this machine's CPU count (default: 1)"
 ALLOW_IMPORT_HELP = (
     "import MODULE, which the run's config names as a dotted path 'MODULE:attr' (repeatable; "
     "a run's config imports nothing unless you name its modules here)"
@@ -445,13 +494,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="sample text from a checkpoint or run directory")
-    p.add_argument("checkpoint", help="a .pt checkpoint or a run directory")
-    p.add_argument("-n", type=int, default=10, help="how many sequences")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a .pt checkpoint or a run directory")
+    p.add_argument(
+        "-n", type=check.count, default=10, help=f"how many sequences (1..{check.MAX_COUNT})"
+    )
+    p.add_argument(
+        "--temperature",
+        type=check.finite_positive_float,
+        default=1.0,
+        help="softmax temperature, a finite number > 0 (default: 1)",
+    )
+    p.add_argument("--seed", type=check.seed, default=0, help="seed, 0..2**63-1 (default: 0)")
     p.add_argument("--ids", action="store_true", help="print token ids instead of text")
     p.add_argument("--out", help="write to this file instead of standard output")
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--threads", type=check.threads, default=1, help=THREADS_HELP)
     p.add_argument(
         "--allow-import",
         action="append",
@@ -462,9 +518,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint (NLL-oracle, NLL-test, BLEU)")
-    p.add_argument("checkpoint", help="a .pt checkpoint or a run directory")
-    p.add_argument("--n-samples", type=int, help="generated sequences to score")
-    p.add_argument("--seed", type=int, default=0, help="seed of the evaluation samples")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a .pt checkpoint or a run directory")
+    p.add_argument(
+        "--n-samples",
+        type=check.count,
+        help=f"generated sequences to score, 1..{check.MAX_COUNT} (default: eval.n_samples)",
+    )
+    p.add_argument(
+        "--seed", type=check.seed, default=0, help="seed of the evaluation samples, 0..2**63-1"
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -473,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="override the run's config (e.g. data.test_path=...)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object")
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--threads", type=check.threads, default=1, help=THREADS_HELP)
     p.add_argument(
         "--allow-import",
         action="append",
@@ -498,8 +560,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bleu)
 
     p = sub.add_parser("plot", help="learning curves of one or more runs on the same axes")
-    p.add_argument("runs", nargs="+", help="run directories (the first is the main curve)")
-    p.add_argument("--out", required=True, help="the PNG to write")
+    p.add_argument(
+        "runs", metavar="RUN", nargs="+", help="run directories (the first is the main curve)"
+    )
+    p.add_argument("--out", required=True, help="the PNG to write (in a directory that exists)")
     p.add_argument("--label", action="append", default=[], help="a label per run, in order")
     p.add_argument(
         "--keys",
@@ -511,6 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reference",
         action="append",
+        type=check.reference_line,
         default=[],
         metavar="LABEL=VALUE",
         help="a horizontal line on the NLL-oracle panel, e.g. 'SeqGAN paper=8.736'",
@@ -535,14 +600,20 @@ def build_parser() -> argparse.ArgumentParser:
     q = osub.add_parser(
         "import-seqgan", help="convert SeqGAN's target_params pickle to .npz (arrays only)"
     )
-    q.add_argument("pickle")
-    q.add_argument("out", help="the .npz to write")
+    q.add_argument("pickle", metavar="PICKLE", help="SeqGAN's target_params pickle")
+    q.add_argument("out", metavar="OUT", help="the .npz to write (not the pickle itself)")
     q = osub.add_parser("info", help="describe an oracle and the NLL of its own samples")
-    q.add_argument("path", nargs="?", help=".npz oracle (default: the seeded oracle)")
-    q.add_argument("--seed", type=int, default=0, help="seed of the seeded oracle")
-    q.add_argument("--max-len", type=int, default=20)
-    q.add_argument("-n", type=int, default=2000)
-    q.add_argument("--threads", type=int, default=1)
+    q.add_argument(
+        "path", metavar="PATH", nargs="?", help=".npz oracle (default: the seeded oracle)"
+    )
+    q.add_argument("--seed", type=check.seed, default=0, help="seed of the seeded oracle")
+    q.add_argument(
+        "--max-len", type=check.max_len, default=20, help=f"sequence length, 1..{check.MAX_LEN}"
+    )
+    q.add_argument(
+        "-n", type=check.count, default=2000, help=f"samples to score, 1..{check.MAX_COUNT}"
+    )
+    q.add_argument("--threads", type=check.threads, default=1, help=THREADS_HELP)
     p.set_defaults(func=cmd_oracle)
     return parser
 

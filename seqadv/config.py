@@ -352,7 +352,17 @@ def validate(cfg: ExperimentConfig, where: str = "config") -> None:
     choice(d.tokenizer, "data.tokenizer", ("nltk", "space", "char"))
     choice(d.long_lines, "data.long_lines", ("truncate", "skip", "error"))
     choice(d.encoding_errors, "data.encoding_errors", ("strict", "replace", "skip"))
-    at_least(cfg.threads, "threads", 1)
+    cpus = os.cpu_count() or 1
+    need(
+        1 <= cfg.threads <= max(cpus, 64),
+        "threads",
+        f"must be in 1..{max(cpus, 64)} (this machine has {cpus} CPUs), got {cfg.threads!r}",
+    )
+    at_least(d.oracle_seed, "data.oracle_seed", 0)
+    at_least(d.data_seed, "data.data_seed", 0)
+    need(
+        cfg.seed is None or 0 <= cfg.seed < 2**63, "seed", f"must be in 0..2**63-1, got {cfg.seed!r}"
+    )
     p = cfg.pretrain
     at_least(p.epochs, "pretrain.epochs", 0)
     at_least(p.batch_size, "pretrain.batch_size", 1)
@@ -389,7 +399,7 @@ def validate(cfg: ExperimentConfig, where: str = "config") -> None:
     at_least(e.every_rounds, "eval.every_rounds", 1)
     at_least(e.n_samples, "eval.n_samples", 1)
     need(0 < e.temperature < float("inf"), "eval.temperature", f"must be > 0, got {e.temperature!r}")
-    need(1 <= e.bleu_max_n <= 10, "eval.bleu_max_n", f"must be in 1..10, got {e.bleu_max_n!r}")
+    need(2 <= e.bleu_max_n <= 10, "eval.bleu_max_n", f"must be in 2..10 (BLEU-2..n), got {e.bleu_max_n!r}")
     at_least(e.n_bleu_samples, "eval.n_bleu_samples", 1, optional=True)
     at_least(e.n_self_bleu, "eval.n_self_bleu", 2, optional=True)
     at_least(e.n_print, "eval.n_print", 0)

@@ -237,7 +237,21 @@ def load_seqgan_pickle(path: str | os.PathLike) -> dict[str, np.ndarray]:
 def import_seqgan_pickle(
     pickle_path: str | os.PathLike, npz_path: str | os.PathLike
 ) -> dict[str, np.ndarray]:
-    """Convert the published pickle to the ``.npz`` layout; returns the arrays written."""
+    """Convert the published pickle to the ``.npz`` layout; returns the arrays written.
+
+    Raises:
+        DataError: ``npz_path`` is ``pickle_path`` itself (it would be overwritten), and the
+            errors of :func:`load_seqgan_pickle`.
+    """
+    source, target = Path(pickle_path), Path(npz_path)
+    same = source.resolve() == target.resolve()
+    if not same and source.exists() and target.exists():
+        same = os.path.samefile(source, target)
+    if same:
+        raise DataError(
+            f"{npz_path}: is the pickle being imported ({pickle_path}); writing the .npz there "
+            "would destroy it. Give another output path"
+        )
     arrays = load_seqgan_pickle(pickle_path)
     validate_oracle_arrays(arrays, where=str(pickle_path))
     save_oracle_npz(npz_path, arrays)
