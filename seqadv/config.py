@@ -525,6 +525,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             if not isinstance(child, dict):
                 raise ConfigError(f"--set {item!r}: {part!r} is not a section")
             node = child
+        if key == "algorithm.name" and node.get("name") != value:
+            node.pop("kwargs", None)  # another algorithm: the old one's kwargs would not fit
         node[parts[-1]] = value
     return data
 

@@ -114,7 +114,8 @@ def bleu(ctx: EvalContext) -> dict[str, Any]:
     results = stats.bleu_many(ctx.hypotheses[:n_bleu], ns=range(2, cfg.bleu_max_n + 1))
     out: dict[str, Any] = dict(results_to_log(results))
     first = next(iter(results.values()))
-    out["eval/bleu_signature"] = str(first.with_tokenizer(data.tokenizer, True).signature)
+    lowercase = data.tokenizer == "nltk"  # the nltk tokenizer lower-cases; space and char keep case
+    out["eval/bleu_signature"] = str(first.with_tokenizer(data.tokenizer, lowercase).signature)
     return out
 
 

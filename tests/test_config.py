@@ -408,3 +408,15 @@ def test_input_files_must_exist_where_the_config_says(tmp_path):
     assert load_config(beside).data.train_path == "here.txt"  # next to the config is fine
     with pytest.raises(ConfigError, match="^--set pretrain.init_checkpoint=nope.pt: "):
         load_config(beside, ["pretrain.init_checkpoint=nope.pt"])
+
+
+def test_setting_another_algorithm_drops_the_old_ones_kwargs():
+    data = {"algorithm": {"name": "reinforce", "kwargs": {"discount": 0.0, "reduction": "sum"}}}
+    apply_overrides(data, ["algorithm.name=sb3:PPO"])
+    assert data["algorithm"] == {"name": "sb3:PPO"}
+    data = {"algorithm": {"name": "reinforce", "kwargs": {"discount": 0.0}}}
+    apply_overrides(data, ["algorithm.name=reinforce", "algorithm.kwargs.baseline=ema"])
+    assert data["algorithm"]["kwargs"] == {"discount": 0.0, "baseline": "ema"}
+    data = {"algorithm": {"name": "reinforce", "kwargs": {"discount": 0.0}}}
+    apply_overrides(data, ["algorithm.name=sb3:A2C", "algorithm.kwargs.gamma=1.0"])
+    assert data["algorithm"] == {"name": "sb3:A2C", "kwargs": {"gamma": 1.0}}

@@ -180,3 +180,11 @@ def test_every_package_directory_is_listed_for_the_wheel():
     }
     found.discard("seqadv.")
     assert found - listed == set(), f"packages missing from pyproject.toml: {found - listed}"
+
+
+def test_python_dash_m_seqadv_is_the_command_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "seqadv", "list", "reward_schemes"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "mc_rollout_shaped" in result.stdout
