@@ -73,7 +73,7 @@ def test_presets_load_and_round_trip(name, request):
     assert again == cfg
 
 
-def test_mle_oracle_preset_has_the_seqgan_protocol():
+def test_mle_oracle_preset_has_the_seqgan_protocol(request):
     cfg = load_config(PRESETS["mle_oracle"])
     assert cfg.data.oracle_path is None
     assert cfg.data.source == "oracle" and cfg.data.oracle_path is None
@@ -81,10 +81,9 @@ def test_mle_oracle_preset_has_the_seqgan_protocol():
     assert (cfg.pretrain.batch_size, cfg.pretrain.epochs, cfg.pretrain.lr) == (64, 120, 0.01)
     assert cfg.eval.n_samples == 10_000
     assert cfg.adversarial.rounds == 0
-    with_path = load_config(
-        PRESETS["mle_oracle"], ["data.oracle_path=../shared/data/seqgan_oracle.npz"]
-    )
-    assert with_path.data.oracle_path == "../shared/data/seqgan_oracle.npz"
+    oracle = request.getfixturevalue("shared_data") / "seqgan_oracle.npz"  # skips if absent
+    with_path = load_config(PRESETS["mle_oracle"], [f"data.oracle_path={oracle}"])
+    assert with_path.data.oracle_path == str(oracle)
 
 
 def test_tiny_preset_is_tiny():
