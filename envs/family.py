@@ -109,6 +109,8 @@ def as_actions(actions: Any, n: int, space: spaces.Space) -> Tensor:
     Integers (Python, numpy, torch, integral floats) are accepted; booleans, strings and other
     objects are refused (``True`` is not the action 1).
     """
+    if isinstance(actions, np.ndarray) and actions.dtype.kind in "iu" and actions.size == n:
+        return torch.from_numpy(actions.reshape(n).astype(np.int64, copy=False))  # the fast path
     if isinstance(actions, Tensor):
         array = actions.detach().cpu().numpy()
     else:
