@@ -194,6 +194,7 @@ class AdversarialTrainer:
             self._round_timing,
             self._budget,
             self._round_log,
+            self._round_record,
             self._round_evaluation,
             self._round_checkpoint,
         ]
@@ -513,6 +514,22 @@ class AdversarialTrainer:
             stats.get("time/discriminator_s", 0.0),
         )
 
+    def _round_record(self, rnd: Round) -> None:
+        """Every round's statistics as a ``phase: round`` line of metrics.jsonl (evaluations
+        come as their own ``phase: adversarial`` lines): ``reward/mean`` and ``reward/std``
+        (over the steps the round's episodes took), ``reward/final_mean`` (the finished
+        sequences' scores), the discriminator's loss and accuracies, the learner's losses and
+        gradient norm, timings."""
+        if self.run is None:
+            return
+        record: dict[str, Any] = {"phase": "round", "round": rnd.number}
+        record["x"] = float(self.cfg.pretrain.epochs) + rnd.number
+        record.update(
+            {k: v for k, v in rnd.stats.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        )
+        self.records.append(record)
+        self.run.log_metrics(record)
+
     def _round_evaluation(self, rnd: Round) -> None:
         every, last = self.cfg.eval.every_rounds, self.cfg.adversarial.rounds
         if rnd.number % every == 0 or rnd.number == last or rnd.stop:
@@ -543,14 +560,12 @@ class AdversarialTrainer:
         if self.adversarial:
             from seqadv.plots import plot_series
 
-            adv_records = [
-                {**r, "x": r["round"]} for r in self.records if r.get("phase") == "adversarial"
-            ]
+            rounds = [{**r, "x": r["round"]} for r in self.records if r.get("phase") == "round"]
             plot_series(
-                adv_records,
-                ["reward/mean", "dis/acc_real", "dis/acc_fake", "dis/loss"],
+                rounds,
+                ["reward/mean", "reward/std", "dis/acc_real", "dis/acc_fake", "dis/loss"],
                 self.run.path / "plots" / "adversarial.png",
-                title=f"{self.cfg.name}: mean reward and discriminator (running accuracy, train mode)",
+                title=f"{self.cfg.name}: every round's reward and discriminator (train mode)",
             )
 
 

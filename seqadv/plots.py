@@ -94,7 +94,7 @@ def plot_learning_curve(
         if boundary is not None:
             ax.axvline(boundary, color="black", lw=0.8, ls="--")
             ax.annotate("adversarial ->", (boundary, ax.get_ylim()[1]), fontsize=7, va="top")
-        ax.set_xlabel(xlabel or "MLE epochs, then adversarial rounds")
+        ax.set_xlabel(xlabel or ("MLE epochs, then adversarial rounds" if boundary is not None else "MLE epochs"))
         ax.set_ylabel(metric_label(key))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

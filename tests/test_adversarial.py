@@ -181,3 +181,16 @@ def test_bad_component_arguments_name_the_component(override, fragment):
     with pytest.raises(ConfigError) as info:
         AdversarialTrainer(tiny(["adversarial.rounds=1", override]))
     assert fragment in str(info.value)
+
+
+def test_every_round_writes_its_statistics(tmp_path):
+    run = tmp_path / "run"
+    AdversarialTrainer(tiny(["adversarial.rounds=3", "eval.every_rounds=3"]), run=RunDir(run)).fit()
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    rounds = [r for r in records if r["phase"] == "round"]
+    assert [r["round"] for r in rounds] == [1, 2, 3]
+    for r in rounds:
+        for key in ("reward/mean", "reward/std", "dis/loss", "dis/acc_real", "gen/pg_loss", "gen/grad_norm"):
+            assert isinstance(r[key], float), key
+        assert r["reward/std"] >= 0.0
+    assert (run / "plots" / "adversarial.png").is_file()

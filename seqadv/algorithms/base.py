@@ -102,7 +102,9 @@ class Learner:
             self.num_updates += 1
             stats["time/collect_s"] = collected - start
             stats["time/update_s"] = time.perf_counter() - collected
-            stats["reward/mean"] = float(batch.rewards[batch.mask].mean())
+            taken = batch.rewards[batch.mask]
+            stats["reward/mean"] = float(taken.mean())
+            stats["reward/std"] = float(taken.std()) if taken.numel() > 1 else 0.0
             stats["reward/final_mean"] = float(final_rewards(batch).mean())
             for callback in callbacks:
                 callback(self, stats)
