@@ -426,11 +426,17 @@ class AdversarialTrainer:
                 )
                 epochs = epoch
             log.info(
-                "MLE epoch %d/%d: loss %.4f (%.1fs)",
+                "MLE epoch %d%s: loss %.4f (%.1fs; %s)",
                 epoch,
-                epochs,
+                "" if cfg.pretrain.budget_minutes is not None and not over else f"/{epochs}",
                 stats["gen/mle_loss"],
                 stats["time/mle_epoch_s"],
+                eta(
+                    self.state["mle_train_s"],
+                    done_units=epoch,
+                    total_units=epochs,
+                    budget_minutes=cfg.pretrain.budget_minutes,
+                ),
             )
             if epoch % cfg.eval.every_epochs == 0 or epoch == epochs:
                 self.evaluate("mle", epoch, float(epoch), stats)
@@ -503,15 +509,23 @@ class AdversarialTrainer:
 
     def _round_log(self, rnd: Round) -> None:
         stats = rnd.stats
+        adv = self.cfg.adversarial
         log.info(
-            "adversarial round %d/%d: reward %.4f, D acc real %.3f fake %.3f (generator %.1fs, discriminator %.1fs)",
+            "adversarial round %d/%d: reward %.4f (mean over the steps taken), D acc real %.3f "
+            "fake %.3f (generator %.1fs, discriminator %.1fs; %s)",
             rnd.number,
-            self.cfg.adversarial.rounds,
+            adv.rounds,
             stats.get("reward/mean", float("nan")),
             stats.get("dis/acc_real", float("nan")),
             stats.get("dis/acc_fake", float("nan")),
             stats["time/generator_s"],
             stats.get("time/discriminator_s", 0.0),
+            eta(
+                self.state["adversarial_train_s"],
+                done_units=rnd.number,
+                total_units=adv.rounds,
+                budget_minutes=adv.budget_minutes,
+            ),
         )
 
     def _round_record(self, rnd: Round) -> None:
@@ -567,6 +581,29 @@ class AdversarialTrainer:
                 self.run.path / "plots" / "adversarial.png",
                 title=f"{self.cfg.name}: every round's reward and discriminator (train mode)",
             )
+
+
+def eta(
+    spent_s: float, done_units: int, total_units: int, budget_minutes: float | None = None
+) -> str:
+    """"ETA 3m20s" for a phase that took ``spent_s`` for ``done_units`` of ``total_units``
+    (the mean so far times what is left), capped by a training-time budget."""
+    left = spent_s / max(done_units, 1) * max(total_units - done_units, 0)
+    note = ""
+    if budget_minutes is not None:
+        budget_left = max(60.0 * budget_minutes - spent_s, 0.0)
+        if budget_left < left:
+            left, note = budget_left, " (budget)"
+    return f"ETA {_duration(left)}{note}"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def _over_budget(seconds: float, budget_minutes: float | None) -> bool:

@@ -198,7 +198,8 @@ def progress(
         if i % step == 0 or (total is not None and i == total):
             elapsed = time.perf_counter() - start
             of = f"/{total}" if total else ""
-            log.info("%s %d%s (%.1fs)", desc, i, of, elapsed)
+            left = f", ETA {elapsed / i * (total - i):.0f}s" if total else ""
+            log.info("%s %d%s (%.1fs%s)", desc, i, of, elapsed, left)
 
 
 _RUNDIR_NAMES = frozenset(['RunDir', 'RunLock', 'RunInUseError', 'NotARunError', 'ForeignCodeError', 'ConfigMismatchError', 'DottedName', 'component_names', 'check_imports', 'read_run', 'run_files_signature', 'remove_stale_temporaries'])

@@ -340,3 +340,12 @@ def test_plot_series_png(tmp_path):
     rows = [{"x": float(i), "reward/mean": i * 0.1, "dis/acc": 0.5} for i in range(4)]
     out = plot_series(rows, ["reward/mean", "dis/acc", "absent"], tmp_path / "s.png")
     assert out is not None and out.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_eta_is_the_mean_so_far_times_what_is_left_capped_by_the_budget():
+    from seqadv.adversarial import eta
+
+    assert eta(10.0, 2, 10) == "ETA 40s"
+    assert eta(120.0, 1, 100, budget_minutes=3) == "ETA 1m00s (budget)"
+    assert eta(7200.0, 1, 3) == "ETA 4h00m"
+    assert eta(5.0, 5, 5) == "ETA 0s"
