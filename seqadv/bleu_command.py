@@ -116,8 +116,14 @@ def _read_lines(path: str, arg: str) -> list[bytes]:
     return [line[:-1] if line.endswith(b"\r") else line for line in lines]
 
 
-def _read_sentences(path: str, tokenize: Callable[[str], list[str]], arg: str) -> list[list[str]]:
-    """Tokenized non-empty lines of ``path``; problems reported on stderr.
+def _read_sentences(
+    path: str, tokenize: Callable[[str], list[str]], arg: str, keep_empty: bool = False
+) -> list[list[str]]:
+    """Tokenized lines of ``path``; problems reported on stderr.
+
+    Empty lines are skipped for references; for hypotheses (``keep_empty``) they are kept as
+    empty sentences (a generated sequence that ends at once scores 0 and still counts), and
+    their number is reported.
 
     Raises:
         _InputError: Unreadable, empty, not UTF-8, or no line with a token.
@@ -133,9 +139,9 @@ def _read_sentences(path: str, tokenize: Callable[[str], list[str]], arg: str) -
             bad.append((lineno, e))
             continue
         tokens = tokenize(text)
-        if tokens:
+        if tokens or keep_empty:
             sentences.append(tokens)
-        else:
+        if not tokens:
             empty.append(lineno)
     if bad:
         for lineno, e in bad[:_MAX_REPORTED]:
@@ -146,12 +152,17 @@ def _read_sentences(path: str, tokenize: Callable[[str], list[str]], arg: str) -
             f"error: {path}: {len(bad)} line(s) with undecodable bytes{more}; "
             "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)"
         )
-    if empty:
+    if empty and keep_empty:
+        _err(
+            f"{path}: {len(empty)} empty hypothesis line(s) (no tokens; the first at line "
+            f"{empty[0]}): kept, each scores 0 and counts among the {len(sentences)} hypotheses"
+        )
+    elif empty:
         for lineno in empty[:_MAX_REPORTED]:
             _err(f"{path}:{lineno}: warning: empty line (no tokens) skipped")
         if len(empty) > _MAX_REPORTED:
             _err(f"{path}: warning: {len(empty)} empty lines skipped in all")
-    if not sentences:
+    if not any(sentences):
         raise _InputError(f"error: {path}: no sentences ({len(lines)} line(s), none with a token)")
     return sentences
 
@@ -238,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {}
     n_ref = None
     try:
-        hyps = _read_sentences(args.hyp, tokenize, "--hyp")
+        hyps = _read_sentences(args.hyp, tokenize, "--hyp", keep_empty=True)
         if args.self_bleu and len(hyps) < 2:
             raise _InputError(f"error: {args.hyp}: Self-BLEU needs at least 2 sentences, got 1")
         if args.ref is not None:

@@ -100,17 +100,22 @@ def test_self_only(files, capsys) -> None:
     assert data["signature"]["n_references"] is None
 
 
-def test_empty_lines_are_skipped_and_reported(tmp_path, files, capsys) -> None:
-    _, ref = files
+def test_empty_hypotheses_count_and_empty_references_are_skipped(tmp_path, files, capsys) -> None:
+    hyp_file, ref = files
     hyp = write(tmp_path / "gaps.txt", ["a cat sat", "", "   ", "the dog barked"])
     code, out, err = cli(["--hyp", hyp, "--ref", ref, "--json"], capsys)
     assert code == 0
-    assert f"{hyp}:2: warning: empty line" in err and f"{hyp}:3:" in err
+    assert f"{hyp}: 2 empty hypothesis line(s)" in err and "first at line 2" in err
     data = json.loads(out)
-    assert data["signature"]["n_hypotheses"] == 2
+    assert data["signature"]["n_hypotheses"] == 4  # an empty generated sentence still counts
     clean = write(tmp_path / "clean.txt", ["a cat sat", "the dog barked"])
     _, out2, err2 = cli(["--hyp", clean, "--ref", ref, "--json"], capsys)
-    assert json.loads(out2)["bleu4"] == data["bleu4"] and err2 == ""
+    assert err2 == ""
+    assert abs(data["bleu4"] - json.loads(out2)["bleu4"] / 2) < 1e-12  # two zeros in the mean
+    gappy_ref = write(tmp_path / "gappy_ref.txt", ["a cat sat", "", "the dog barked"])
+    _, out3, err3 = cli(["--hyp", clean, "--ref", gappy_ref, "--json"], capsys)
+    assert f"{gappy_ref}:2: warning: empty line (no tokens) skipped" in err3
+    assert json.loads(out3)["signature"]["n_references"] == 2
 
 
 def test_crlf_and_byte_order_mark(tmp_path, files, capsys) -> None:
