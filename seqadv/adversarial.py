@@ -221,6 +221,28 @@ class AdversarialTrainer:
         recorded = {k: v for k, v in self.data_fingerprint.items() if k != "words"}
         self.run.write_text("data.json", json.dumps(recorded, indent=2) + "\n")
 
+    def _log_record(self, record: dict[str, Any]) -> None:
+        """A line of metrics.jsonl and, with ``tensorboard: true``, TensorBoard scalars (step:
+        the record's ``x``, MLE epochs then rounds after them)."""
+        assert self.run is not None
+        self.run.log_metrics(record)
+        if not self.cfg.tensorboard:
+            return
+        if getattr(self, "_tensorboard", None) is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as exc:
+                raise ConfigError(
+                    "tensorboard: true needs the tensorboard package: pip install tensorboard "
+                    f"(or seqadv[tensorboard]) ({exc})"
+                ) from None
+            self._tensorboard = SummaryWriter(log_dir=str(self.run.path / "tensorboard"))
+        step = int(round(float(record.get("x", 0))))
+        for key, value in record.items():
+            if "/" in key and isinstance(value, (int, float)) and not isinstance(value, bool):
+                self._tensorboard.add_scalar(key, value, global_step=step)
+        self._tensorboard.flush()
+
     def _elapsed(self) -> float:
         now = time.perf_counter()
         self.state["elapsed_s"] += now - self._clock
@@ -378,7 +400,7 @@ class AdversarialTrainer:
         for row in samples[: self.cfg.eval.n_print]:
             log.info("  sample: %s", _clip(self.data.decode(row)))
         if self.run is not None:
-            self.run.log_metrics(record)
+            self._log_record(record)
             text = "\n".join(self.data.decode(r) for r in samples[: self.cfg.keep_samples])
             self.run.write_text(f"samples/{phase}-{step:04d}.txt", text + "\n")
         return record
@@ -542,7 +564,7 @@ class AdversarialTrainer:
             {k: v for k, v in rnd.stats.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         )
         self.records.append(record)
-        self.run.log_metrics(record)
+        self._log_record(record)
 
     def _round_evaluation(self, rnd: Round) -> None:
         every, last = self.cfg.eval.every_rounds, self.cfg.adversarial.rounds
@@ -562,6 +584,8 @@ class AdversarialTrainer:
     def finish(self) -> None:
         """Plots and a summary in the run directory."""
         assert self.run is not None
+        if getattr(self, "_tensorboard", None) is not None:
+            self._tensorboard.close()
         from seqadv.plots import plot_learning_curve
 
         path = plot_learning_curve(

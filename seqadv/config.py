@@ -201,6 +201,7 @@ class ExperimentConfig:
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     keep_samples: int = 200  # generated sequences written to samples/ at each evaluation
+    tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard (pip install tensorboard)
 
 
 # -- conversion ------------------------------------------------------------------------------

@@ -194,3 +194,17 @@ def test_every_round_writes_its_statistics(tmp_path):
             assert isinstance(r[key], float), key
         assert r["reward/std"] >= 0.0
     assert (run / "plots" / "adversarial.png").is_file()
+
+
+def test_tensorboard_event_files_are_written_when_asked(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    AdversarialTrainer(tiny(["adversarial.rounds=2", "tensorboard=true"]), run=RunDir(run)).fit()
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"eval/nll_oracle", "reward/mean", "dis/loss"} <= tags
+    steps = [e.step for e in events.Scalars("reward/mean")]
+    assert steps == sorted(steps) and len(steps) >= 2  # every round, after the MLE epochs
