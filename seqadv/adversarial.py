@@ -40,7 +40,7 @@ from seqadv.algorithms.mle import MLELearner
 from seqadv.config import ExperimentConfig, config_from_dict, config_to_dict, dump_config
 from seqadv.data.fingerprint import check_same_data, data_fingerprint
 from seqadv.data.vocab import Vocab
-from seqadv.errors import CheckpointError
+from seqadv.errors import CheckpointError, ConfigError
 from seqadv.evaluation import evaluate_policy
 from seqadv.experiment import TextData, build_data, build_generator
 from seqadv.recipe import (

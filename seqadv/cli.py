@@ -69,6 +69,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     from seqadv.config import load_config
     from seqadv.runs import RunDir
 
+    if getattr(args, "data", None) is not None:
+        if args.config or args.resume:
+            raise SeqadvError(
+                "--data TRAIN.txt builds its own config; drop "
+                + ("CONFIG" if args.config else "--resume")
+                + " (to train a preset on your file: CONFIG --set data.source=corpus "
+                "--set data.train_path=TRAIN.txt)"
+            )
+    elif any(v is not None for v in (args.test, args.tokenizer, args.recipe, args.minutes)):
+        raise SeqadvError("--test, --tokenizer, --recipe and --minutes go with --data TRAIN.txt")
     with _sigterm_as_interrupt():
         if args.resume:
             if args.config or args.set:
@@ -88,8 +98,22 @@ def cmd_train(args: argparse.Namespace) -> int:
                     "--allow-import and --allow-changed-data are for --resume: a new run "
                     "imports what its CONFIG names and records the data it reads"
                 )
-            path = find_preset(args.config)
-            cfg = load_config(path, args.set)
+            if args.data is not None:
+                from seqadv.own_text import DEFAULT_MINUTES, plan_own_text
+
+                plan = plan_own_text(
+                    args.data,
+                    args.test,
+                    tokenizer=args.tokenizer or "nltk",
+                    recipe=args.recipe or "seqgan",
+                    minutes=DEFAULT_MINUTES if args.minutes is None else args.minutes,
+                    overrides=args.set,
+                )
+                path, cfg = Path(args.data), plan.config
+                print(plan.summary, file=sys.stderr)
+            else:
+                path = find_preset(args.config)
+                cfg = load_config(path, args.set)
             run = (
                 RunDir.open(args.out, mode="new")
                 if args.out
@@ -477,6 +501,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config key (repeatable)",
     )
     p.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP)")
+    p.add_argument(
+        "--data",
+        metavar="TRAIN.txt",
+        help="train on your own text (one sentence per line); derives the config from it",
+    )
+    p.add_argument("--test", metavar="TEST.txt", help="with --data: held-out text (BLEU, NLL-test)")
+    p.add_argument(
+        "--tokenizer",
+        choices=["nltk", "space", "char"],
+        help="with --data: nltk (lower-cased words, default), space (whitespace) or char",
+    )
+    p.add_argument(
+        "--recipe", choices=["mle", "seqgan"], help="with --data: MLE only or SeqGAN (default)"
+    )
+    p.add_argument(
+        "--minutes",
+        type=check.finite_positive_float,
+        help="with --data: the time budget in minutes (default: 5)",
+    )
     p.add_argument("--runs-root", default="runs", help="where new run directories go")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     p.add_argument(

@@ -1,0 +1,366 @@
+"""``seqadv train --data TRAIN.txt``: a config derived from your own text and a time budget.
+
+:func:`plan_own_text` reads the training file once with the chosen tokenizer and derives
+what the COCO preset fixes by hand: ``data.max_len`` (the 95th percentile of sentence
+lengths + EOS, clamped to 8..64), a vocabulary cap for large corpora (words seen once go to
+``<unk>`` when there are more than 5,000 distinct words), discriminator sample sizes and
+``eval.n_samples`` capped by the number of sentences, and a run name from the file's stem.
+A quick calibration (a few real MLE batches and one sampling pass of the generator, well
+under 2 s) prices one MLE epoch and one adversarial round on this machine, and the number
+of epochs (and rounds) is chosen to fit ``minutes``; ``pretrain.budget_minutes`` and
+``adversarial.budget_minutes`` are set as a safety net. ``--set`` overrides apply last and
+win. This is a composition module: it builds a config, it trains nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqadv.config import ExperimentConfig, apply_overrides, config_from_dict, config_to_dict
+from seqadv.data.corpus import read_lines
+from seqadv.data.tokenize import get_tokenizer
+from seqadv.errors import ConfigError, DataError
+
+__all__ = ["OwnTextPlan", "plan_own_text", "sanitize_name", "RECIPES", "DEFAULT_MINUTES"]
+
+RECIPES = ("mle", "seqgan")
+DEFAULT_MINUTES = 5.0
+MIN_LEN, MAX_LEN = 8, 64
+#: more distinct words than this: words seen once become <unk>
+LARGE_VOCAB = 5000
+#: the seqgan recipe's share of the budget spent on MLE (the rest: the adversarial phase)
+MLE_SHARE = 0.6
+
+
+@dataclass
+class OwnTextPlan:
+    """What :func:`plan_own_text` chose: the config, a printable summary, the estimate."""
+
+    config: ExperimentConfig
+    summary: str
+    estimate_s: float
+    info: dict[str, Any]
+
+
+def sanitize_name(stem: str) -> str:
+    """A plain run name from a file's stem: letters, digits, ``_`` and ``-`` only."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-")
+    return name or "own_text"
+
+
+def _percentile(sorted_values: list[int], q: float) -> int:
+    index = max(0, math.ceil(q * len(sorted_values)) - 1)
+    return sorted_values[min(index, len(sorted_values) - 1)]
+
+
+def _read_sentences(path: str, tokenizer: str) -> tuple[list[int], Counter]:
+    tok = get_tokenizer(tokenizer)
+    lengths: list[int] = []
+    counts: Counter = Counter()
+    for _, text in read_lines(path, encoding_errors="replace"):
+        tokens = tok(text)
+        if tokens:
+            lengths.append(len(tokens))
+            counts.update(tokens)
+    if not lengths:
+        raise DataError(f"{path}: no usable sentences")
+    return lengths, counts
+
+
+def _recipe_dict(recipe: str) -> dict[str, Any]:
+    gen = {"name": "lstm", "kwargs": {"embed_dim": 32, "hidden_dim": 32, "init_std": 0.1}}
+    data: dict[str, Any] = {
+        "threads": 1,
+        "generator": gen,
+        "pretrain": {"batch_size": 64, "lr": 0.01, "grad_clip": 5.0},
+        "eval": {"bleu_max_n": 5, "self_bleu": True, "n_print": 2},
+        "keep_samples": 100,
+    }
+    if recipe == "mle":
+        data["adversarial"] = {"rounds": 0}
+        return data
+    data.update(
+        discriminator={
+            "name": "cnn",
+            "kwargs": {
+                "embedding_dim": 32,
+                "filter_sizes": [2, 3, 4, 5],
+                "num_filters": [16, 16, 16, 16],
+            },
+            "lr": 1.0e-3,
+            "batch_size": 64,
+            "pretrain_epochs": 1,
+        },
+        env={
+            "reward": {"name": "prob"},
+            "reward_scheme": {"name": "mc_rollout", "kwargs": {"n_rollouts": 4}},
+            "num_envs": 64,
+        },
+        algorithm={"name": "reinforce", "kwargs": {"discount": 0.0}},
+        adversarial={"generator_steps": 1, "discriminator_rounds": 1, "discriminator_epochs": 1},
+    )
+    return data
+
+
+def _calibrate(cfg: ExperimentConfig, vocab_size: int) -> tuple[float, float, float]:
+    """Seconds per MLE batch, per sampled batch of ``pretrain.batch_size`` and per
+    checkpoint (under ~1.5 s).
+
+    Times real Adam steps of the configured generator on random sequences of this length
+    and vocabulary size (one warm-up step first, torch at ``cfg.threads`` threads).
+    """
+    import torch
+
+    from seqadv.data.source import TextData
+    from seqadv.experiment import build_generator
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        batch, length = cfg.pretrain.batch_size, cfg.data.max_len
+        g = torch.Generator().manual_seed(0)
+        seqs = torch.randint(4, vocab_size, (batch, length), generator=g)
+        data = TextData(
+            train=seqs,
+            test=None,
+            max_len=length,
+            vocab_size=vocab_size,
+            start_id=1,
+            eos_id=2,
+            pad_id=0,
+            forbidden_ids=(0, 1),
+        )
+        gen = build_generator(cfg, data, seed=0)
+        opt = torch.optim.Adam(gen.parameters(), lr=cfg.pretrain.lr)
+
+        def step() -> None:
+            opt.zero_grad()
+            gen.mle_loss(seqs).backward()
+            opt.step()
+
+        step()  # warm-up
+        times = []
+        deadline = time.perf_counter() + 0.8
+        while len(times) < 5 and (not times or time.perf_counter() < deadline):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        batch_s = sorted(times)[len(times) // 2]
+        import io
+
+        start = time.perf_counter()  # the trainer checkpoints every epoch and round
+        torch.save({"g": gen.state_dict(), "o": opt.state_dict()}, io.BytesIO())
+        save_s = 2 * (time.perf_counter() - start) + 0.003
+        with torch.no_grad():
+            start = time.perf_counter()
+            gen.sample(batch, generator=g)
+            sample_s = time.perf_counter() - start
+        return batch_s, sample_s, save_s
+    except (AttributeError, TypeError, NotImplementedError):
+        return 0.004 * cfg.data.max_len / 20, 0.01 * cfg.data.max_len / 20, 0.01  # a guess
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _costs(
+    cfg: ExperimentConfig,
+    n_train: int,
+    n_test: int,
+    batch_s: float,
+    sample_s: float,
+    save_s: float,
+):
+    """Seconds of one MLE epoch, one evaluation, one adversarial round, discriminator
+    pretraining, from the calibration (per batch of ``pretrain.batch_size``)."""
+    b = cfg.pretrain.batch_size
+    epoch_s = math.ceil(n_train / b) * batch_s + save_s
+    e = cfg.eval
+    # sampling, NLL-test (forward only), BLEU/Self-BLEU (about a sampling pass per batch)
+    eval_s = math.ceil(e.n_samples / b) * sample_s * 2.0 + math.ceil(n_test / b) * batch_s / 3
+    eval_s += 0.2
+    dis = cfg.discriminator
+    dis_round_s = (
+        math.ceil(dis.n_negatives / b) * sample_s
+        + math.ceil((dis.n_negatives + (dis.n_real or n_train)) / b) * batch_s * 0.5
+    )
+    scheme = cfg.env.reward_scheme
+    n_rollouts = int((scheme.kwargs.get("n_rollouts", 16) if scheme else 16) or 1)
+    envs = cfg.env.num_envs / b
+    gen_step_s = envs * (n_rollouts * cfg.data.max_len / 2 * sample_s + sample_s + 2 * batch_s)
+    a = cfg.adversarial
+    round_s = (
+        gen_step_s * a.generator_steps
+        + a.discriminator_rounds * a.discriminator_epochs * dis_round_s
+        + a.mle_steps * batch_s
+        + save_s
+    )
+    dis_pretrain_s = dis.pretrain_rounds * (dis.pretrain_epochs * dis_round_s + save_s)
+    return epoch_s, eval_s, round_s, dis_pretrain_s
+
+
+def _estimate(cfg: ExperimentConfig, costs: tuple[float, ...], load_s: float) -> float:
+    epoch_s, eval_s, round_s, dis_pretrain_s = costs
+    p, a, e = cfg.pretrain, cfg.adversarial, cfg.eval
+    mle = p.epochs * epoch_s
+    if p.budget_minutes is not None:
+        mle = min(mle, 60 * p.budget_minutes + epoch_s)
+    evals = 1 + math.ceil(p.epochs / e.every_epochs)
+    total = load_s + mle + 0.5
+    if a.rounds > 0:
+        adv = a.rounds * round_s
+        if a.budget_minutes is not None:
+            adv = min(adv, 60 * a.budget_minutes + round_s)
+        total += dis_pretrain_s + adv
+        evals += 1 + math.ceil(a.rounds / e.every_rounds)
+    return total + evals * eval_s
+
+
+def _fit(budget_s: float, unit_s: float, eval_s: float) -> int:
+    """How many units (epochs, rounds) fit ``budget_s`` with about five evaluations."""
+    unit_s = max(unit_s, 1e-4)
+    n = (budget_s - 5 * eval_s) / unit_s
+    if n < 5:  # evaluated after every unit
+        n = budget_s / (unit_s + eval_s)
+    return max(1, min(500, int(n)))
+
+
+def _user_keys(overrides: list[str]) -> set[str]:
+    return {item.partition("=")[0].strip() for item in overrides}
+
+
+def plan_own_text(
+    train_path: str,
+    test_path: str | None = None,
+    tokenizer: str = "nltk",
+    recipe: str = "seqgan",
+    minutes: float = DEFAULT_MINUTES,
+    overrides: list[str] | None = None,
+) -> OwnTextPlan:
+    """Derive a config for training on ``train_path`` in about ``minutes`` minutes.
+
+    Raises:
+        DataError: a file is missing, empty or without usable sentences.
+        ConfigError: a bad tokenizer, recipe, budget or ``--set`` override.
+    """
+    overrides = list(overrides or [])
+    if recipe not in RECIPES:
+        raise ConfigError(f"--recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+    if not (isinstance(minutes, (int, float)) and math.isfinite(minutes) and minutes > 0):
+        raise ConfigError(f"--minutes must be a number > 0, got {minutes!r}")
+    for label, path in (("--data", train_path), ("--test", test_path)):
+        if path is not None and not Path(path).expanduser().is_file():
+            what = "is a directory" if Path(path).expanduser().is_dir() else "file not found"
+            raise DataError(f"{label} {path}: {what}")
+    started = time.perf_counter()
+    train = str(Path(train_path).expanduser().resolve())
+    test = str(Path(test_path).expanduser().resolve()) if test_path else None
+    lengths, counts = _read_sentences(train, tokenizer)
+    n_train = len(lengths)
+    n_test = len(read_lines(test)) if test else 0
+    ordered = sorted(lengths)
+    max_len = min(MAX_LEN, max(MIN_LEN, _percentile(ordered, 0.95) + 1))
+    min_freq = 2 if len(counts) > LARGE_VOCAB else 1
+    vocab_size = 4 + sum(1 for c in counts.values() if c >= min_freq)
+    load_s = 2 * (time.perf_counter() - started)  # the trainer reads the files again
+
+    data = _recipe_dict(recipe)
+    data["name"] = sanitize_name(Path(train_path).stem)
+    data["data"] = {
+        "source": "corpus",
+        "train_path": train,
+        "test_path": test,
+        "tokenizer": tokenizer,
+        "max_len": max_len,
+        "long_lines": "truncate",
+        "min_freq": min_freq,
+    }
+    n_eval = min(1000, n_train)
+    data["eval"].update(n_samples=n_eval, n_self_bleu=max(2, min(500, n_eval)))
+    if recipe == "seqgan":
+        data["discriminator"].update(n_negatives=min(2000, n_train), n_real=min(2000, n_train))
+    data = apply_overrides(data, list(overrides))
+    cfg = config_from_dict(data, where="--data")
+    vocab_size = min(vocab_size, cfg.data.max_vocab or vocab_size)
+    covered = sum(1 for n in lengths if n + 1 <= cfg.data.max_len) / n_train
+
+    batch_s, sample_s, save_s = _calibrate(cfg, vocab_size)
+    costs = _costs(cfg, n_train, n_test, batch_s, sample_s, save_s)
+    epoch_s, eval_s, round_s, dis_pretrain_s = costs
+    budget = 60.0 * minutes
+    fixed = load_s + 0.5 + 2 * eval_s  # loading, the first and the last evaluation
+    user = _user_keys(overrides)
+    if cfg.adversarial.rounds == 0 and recipe == "mle":
+        mle_budget, adv_budget = max(budget - fixed, 0.0), 0.0
+    else:
+        rest = max(budget - fixed - 2 * eval_s, 0.0)  # two more evaluations around the rounds
+        mle_budget, adv_budget = MLE_SHARE * rest, (1 - MLE_SHARE) * rest
+    # about five evaluations a phase: their cost comes out of the phase's share
+    epochs = _fit(mle_budget, epoch_s, eval_s)
+    chosen: dict[str, Any] = {"pretrain": {"epochs": epochs}, "eval": {}}
+    chosen["eval"]["every_epochs"] = max(1, epochs // 5)
+    chosen["pretrain"]["budget_minutes"] = round(max(mle_budget, epoch_s) * 1.5 / 60 + 0.05, 3)
+    if recipe == "seqgan":
+        dis_rounds = max(1, min(10, int(0.15 * adv_budget / max(dis_pretrain_s, 1e-3))))
+        adv_left = max(adv_budget - dis_rounds * dis_pretrain_s, 0.0)
+        rounds = _fit(adv_left, round_s, eval_s)
+        chosen["discriminator"] = {"pretrain_rounds": dis_rounds}
+        chosen["adversarial"] = {
+            "rounds": rounds,
+            "budget_minutes": round(max(adv_left, round_s) * 1.5 / 60 + 0.05, 3),
+        }
+        chosen["eval"]["every_rounds"] = max(1, rounds // 5)
+    final = config_to_dict(cfg)
+    for section, values in chosen.items():
+        for key, value in values.items():
+            if f"{section}.{key}" not in user:
+                final[section][key] = value
+    cfg = config_from_dict(apply_overrides(final, list(overrides)), where="--data with --set")
+    costs = _costs(cfg, n_train, n_test, batch_s, sample_s, save_s)  # --set may change them
+    estimate = _estimate(cfg, costs, load_s) + (time.perf_counter() - started)
+    info = {
+        "sentences": n_train,
+        "test_sentences": n_test,
+        "vocab_size": vocab_size,
+        "distinct_words": len(counts),
+        "max_len": cfg.data.max_len,
+        "coverage": covered,
+        "epochs": cfg.pretrain.epochs,
+        "rounds": cfg.adversarial.rounds,
+        "n_negatives": cfg.discriminator.n_negatives,
+        "n_real": cfg.discriminator.n_real,
+        "epoch_s": epoch_s,
+        "round_s": costs[2],
+        "estimate_s": estimate,
+    }
+    return OwnTextPlan(cfg, _summary(cfg, info, recipe, minutes), estimate, info)
+
+
+def _summary(cfg: ExperimentConfig, info: dict[str, Any], recipe: str, minutes: float) -> str:
+    d = cfg.data
+    vocab = f"vocabulary: {info['vocab_size']} ids ({info['distinct_words']} distinct words"
+    vocab += ", words seen once -> <unk>)" if d.min_freq > 1 else ")"
+    lines = [
+        f"own text: {info['sentences']} training sentences ({d.tokenizer} tokens)"
+        + (f", {info['test_sentences']} test sentences" if d.test_path else ", no test file"),
+        f"  {vocab}",
+        f"  max_len: {d.max_len} (EOS included; covers {100 * info['coverage']:.1f}% of sentences)",
+        f"  recipe: {recipe}; MLE epochs: {cfg.pretrain.epochs} (~{info['epoch_s']:.2f}s each)",
+    ]
+    if cfg.adversarial.rounds > 0:
+        lines.append(
+            f"  adversarial rounds: {cfg.adversarial.rounds} (~{info['round_s']:.2f}s each); "
+            f"discriminator: {cfg.discriminator.n_negatives} negatives, "
+            f"{cfg.discriminator.n_real or info['sentences']} real per round, "
+            f"{cfg.discriminator.pretrain_rounds} pretraining round(s)"
+        )
+    lines.append(
+        f"  estimated duration: {info['estimate_s']:.1f}s (budget {minutes:g} min; "
+        f"calibrated on this machine)"
+    )
+    return "\n".join(lines)
