@@ -98,6 +98,9 @@ _DOC = """
 
     - ``data``: a ``TextData``, an ``OracleLSTM`` or a ``Corpus`` (vocabulary size V, length
       T, EOS and PAD ids, reference sentences). Default: a small seeded oracle (V=16, T=8).
+    - ``vocab_size``, ``max_len``: V and T of the default seeded oracle, used when ``data``
+      is not given (``gymnasium.make(id, vocab_size=12, max_len=5)``); given with ``data``,
+      they must equal its V and T (ConfigError otherwise).
     - ``discriminator``: of the level the scheme reads (sequence-level for ``terminal`` and
       the Monte-Carlo schemes, token-level for ``per_token``). Default: an untrained one
       built from a fixed seed.
@@ -164,25 +167,29 @@ def as_text_data(data: Any) -> TextData:
     )
 
 
-def default_components(level: str = "sequence") -> tuple[TextData, Any, Any]:
+def default_components(
+    level: str = "sequence", vocab_size: int = 16, max_len: int = 8
+) -> tuple[TextData, Any, Any]:
     """A small self-contained problem for ``gymnasium.make`` without arguments.
 
-    A seeded oracle (V = 16, T = 8), an untrained discriminator and rollout policy, all built
-    from fixed seeds without touching torch's global random state.
+    A seeded oracle (default V = 16, T = 8), an untrained discriminator and rollout policy of
+    that size, all built from fixed seeds without touching torch's global random state.
     """
     from seqadv.models.discriminator import make_discriminator
     from seqadv.models.generator import LSTMGenerator
     from seqadv.models.oracle import OracleLSTM
 
-    oracle = OracleLSTM.from_seed(0, vocab_size=16, embed_dim=8, hidden_dim=8, max_len=8)
+    oracle = OracleLSTM.from_seed(
+        0, vocab_size=vocab_size, embed_dim=8, hidden_dim=8, max_len=max_len
+    )
     data = as_text_data(oracle)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         name = "token_lstm" if level == "token" else "cnn"
         kwargs = {} if level == "token" else {"filter_sizes": [1, 2, 3], "num_filters": [8, 8, 8]}
-        disc = make_discriminator(name, vocab_size=16, max_len=8, **kwargs)
+        disc = make_discriminator(name, vocab_size=vocab_size, max_len=max_len, **kwargs)
         disc.eval()
-        policy = LSTMGenerator(16, embed_dim=8, hidden_dim=8, max_len=8)
+        policy = LSTMGenerator(vocab_size, embed_dim=8, hidden_dim=8, max_len=max_len)
         policy.init_normal_(0.1, generator=torch.Generator().manual_seed(1))
     return data, disc, policy
 
@@ -203,9 +210,12 @@ class TextGenerationCore(BatchedCore):
         n_rollouts: shorthand for the Monte-Carlo schemes' ``n_rollouts``.
         n_references: reference and comparison sentences drawn per reset (``rank`` reward).
         reward_mode: the old name of ``reward_scheme`` (deprecated).
+        vocab_size: V of the default data (a seeded oracle; default 16) when ``data`` is
+            None; with ``data``, it must equal the data's (ConfigError otherwise).
+        max_len: T of the default data (default 8), likewise.
 
     Missing ``data``, ``discriminator`` or (for a scheme that needs one) ``rollout_policy``
-    are built from fixed seeds: a small self-contained problem (see
+    are built from fixed seeds, of the data's size: a small self-contained problem (see
     :func:`default_components`).
     """
 
@@ -220,9 +230,16 @@ class TextGenerationCore(BatchedCore):
         n_rollouts: int | None = None,
         n_references: int = 64,
         reward_mode: str | None = None,
+        vocab_size: int | None = None,
+        max_len: int | None = None,
     ) -> None:
         if num_envs < 1:
             raise ConfigError(f"num_envs must be >= 1, got {num_envs}")
+        for arg, value, least in (("vocab_size", vocab_size, 2), ("max_len", max_len, 1)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < least
+            ):
+                raise ConfigError(f"{arg} must be an integer >= {least}, got {value!r}")
         if reward_mode is not None:
             warnings.warn(
                 "reward_mode is deprecated: pass reward_scheme (same values)",
@@ -233,8 +250,27 @@ class TextGenerationCore(BatchedCore):
         scheme = make_scheme(reward_scheme)
         if n_rollouts is not None and "rollout_policy" in scheme.needs:
             scheme = make_scheme(reward_scheme, n_rollouts=n_rollouts)
+        if data is not None:
+            data = as_text_data(data)
+            wrong = [
+                f"{arg}={value} but the data has {arg} {have}"
+                for arg, value, have in (
+                    ("vocab_size", vocab_size, data.vocab_size),
+                    ("max_len", max_len, data.max_len),
+                )
+                if value is not None and value != have
+            ]
+            if wrong:
+                raise ConfigError(
+                    "vocab_size and max_len size the default data; with data given they must "
+                    f"match it: {'; '.join(wrong)}"
+                )
         if data is None or discriminator is None or rollout_policy is None:
-            d_data, d_disc, d_policy = default_components(scheme.discriminator_level)
+            if data is None:
+                size = (vocab_size or 16, max_len or 8)
+            else:
+                size = (data.vocab_size, data.max_len)
+            d_data, d_disc, d_policy = default_components(scheme.discriminator_level, *size)
             data = d_data if data is None else data
             discriminator = d_disc if discriminator is None else discriminator
             if rollout_policy is None and "rollout_policy" in scheme.needs:

@@ -3,8 +3,9 @@
 Registries store factories, never instances. An entry is registered either eagerly
 (``@REG.register("name")``) or lazily as a string ``"package.module:attribute"`` so that
 ``import seqadv`` stays cheap. ``get`` also resolves a dotted path given directly
-(``"mypkg.rewards:my_reward"``) and, if an entry-point group is set, names that other
-installed packages register in that group.
+(``"mypkg.rewards:my_reward"``), a Python file and attribute (``"./my_rewards.py:my_reward"``)
+and, if an entry-point group is set, names that other installed packages register in that
+group.
 
 Example:
     >>> from seqadv.registry import Registry
@@ -20,37 +21,137 @@ Example:
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
+import importlib.util
 import inspect
+import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from seqadv.errors import ConfigError, UnknownNameError
 
-__all__ = ["Registry", "Entry", "import_dotted"]
+__all__ = ["Registry", "Entry", "import_dotted", "import_file", "is_file_path", "split_dotted"]
+
+
+def is_file_path(module: str) -> bool:
+    """Whether the module part of ``"module:attr"`` is a Python file rather than a module.
+
+    A file path ends in ``.py`` or contains a path separator: ``./rewards.py``,
+    ``path/to/rewards.py``, ``/abs/rewards.py``.
+    """
+    return module.endswith(".py") or "/" in module or os.sep in module
+
+
+def split_dotted(path: str) -> tuple[str, str]:
+    """``(module or file, attribute)`` of ``"module:attr"``, ``"module.attr"`` or ``"file.py:attr"``."""
+    if ":" in path:
+        module_name, _, attr = path.rpartition(":")
+        if not is_file_path(module_name):
+            module_name, _, attr = path.partition(":")
+    else:
+        module_name, _, attr = path.rpartition(".")
+    return module_name, attr
+
+
+_FILE_MODULES: dict[str, ModuleType] = {}
+
+
+def _file_module_name(resolved: Path) -> str:
+    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
+    stem = "".join(c if c.isalnum() or c == "_" else "_" for c in resolved.stem)
+    return f"seqadv_file_{stem}_{digest}"
+
+
+def import_file(file: str) -> ModuleType:
+    """Load the Python file ``file`` as a module (once per resolved path; later calls get
+    the same module). Its module name is derived from the resolved path, so two files of
+    the same name do not clash; it is put in ``sys.modules`` (pickling and dataclasses need
+    that). A missing file or a file that fails to run is a ConfigError naming it."""
+    resolved = Path(file).expanduser().resolve()
+    key = str(resolved)
+    if key in _FILE_MODULES:
+        return _FILE_MODULES[key]
+    if not resolved.is_file():
+        raise ConfigError(f"no such Python file {file!r} (resolved to {key!r})")
+    name = _file_module_name(resolved)
+    spec = importlib.util.spec_from_file_location(name, resolved)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot load {file!r} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        sys.modules.pop(name, None)
+        raise ConfigError(f"syntax error in {file!r} (line {exc.lineno}): {exc.msg}") from exc
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        raise ConfigError(f"running {file!r} failed: {type(exc).__name__}: {exc}") from exc
+    _FILE_MODULES[key] = module
+    return module
+
+
+def _import_module(module_name: str) -> ModuleType:
+    """``importlib.import_module``, retried with the working directory importable.
+
+    The ``seqadv`` console script does not put the working directory on ``sys.path``, so a
+    user's ``myreward.py`` next to their config would not import. When the plain import
+    fails because the top-level module is missing and the working directory is not on
+    ``sys.path``, the import is retried with it prepended; it is removed again afterwards
+    (the imported module stays in ``sys.modules``).
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.partition(".")[0]
+        cwd = os.getcwd()
+        on_path = {os.path.abspath(p or os.curdir) for p in sys.path}
+        if exc.name != top or cwd in on_path:
+            raise
+    sys.path.insert(0, cwd)
+    try:
+        importlib.invalidate_caches()
+        return importlib.import_module(module_name)
+    finally:
+        try:
+            sys.path.remove(cwd)
+        except ValueError:
+            pass
 
 
 def import_dotted(path: str) -> Any:
-    """Import ``"package.module:attribute"`` (or ``"package.module.attribute"``)."""
-    if ":" in path:
-        module_name, _, attr = path.partition(":")
-    else:
-        module_name, _, attr = path.rpartition(".")
+    """Import ``"package.module:attribute"`` (or ``"package.module.attribute"``), or the
+    attribute of a Python file: ``"./rewards.py:fn"``, ``"path/to/rewards.py:fn"``,
+    ``"/abs/rewards.py:fn"`` (a relative path is relative to the working directory).
+
+    A dotted module is also looked for in the working directory (see ``_import_module``).
+    """
+    module_name, attr = split_dotted(path)
     if not module_name or not attr:
-        raise ConfigError(f"{path!r} is not a dotted path of the form 'package.module:name'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import module {module_name!r} of {path!r}: {exc}") from exc
+        raise ConfigError(
+            f"{path!r} is not a dotted path of the form 'package.module:name' "
+            f"or 'path/to/file.py:name'"
+        )
+    if ":" in path and is_file_path(module_name):
+        module: Any = import_file(module_name)
+        what = f"file {module_name!r}"
+    else:
+        try:
+            module = _import_module(module_name)
+        except ImportError as exc:
+            raise ConfigError(f"cannot import module {module_name!r} of {path!r}: {exc}") from exc
+        what = f"module {module_name!r}"
     obj: Any = module
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ConfigError(
-                f"module {module_name!r} has no attribute {attr!r} ({path!r})"
-            ) from None
+            raise ConfigError(f"{what} has no attribute {attr!r} ({path!r})") from None
     return obj
 
 
@@ -136,7 +237,8 @@ class Registry:
                 self._entries[ep.name] = Entry(ep.name, ep.value, {"source": ep.group})
 
     def entry(self, name: str) -> Entry:
-        """The entry of ``name``; a dotted path ``"pkg.mod:fn"`` makes an ad-hoc entry."""
+        """The entry of ``name``; a dotted path ``"pkg.mod:fn"`` or a file path
+        ``"./file.py:fn"`` makes an ad-hoc entry (imported here, so errors show early)."""
         if not isinstance(name, str):
             raise ConfigError(f"a {self.kind} name must be a string, got {type(name).__name__}")
         if name in self._entries:
@@ -160,7 +262,7 @@ class Registry:
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         return (
             f"unknown {self.kind} {name!r}.{hint} Known: {', '.join(known) or '(none)'}; "
-            f"or give a dotted path 'package.module:name'."
+            f"or give a dotted path 'package.module:name' or 'path/to/file.py:name'."
         )
 
     def get(self, name: str) -> Callable[..., Any]:

@@ -221,15 +221,39 @@ def run_files_signature(path: str | os.PathLike) -> tuple[Any, ...]:
 
 @dataclass(frozen=True)
 class DottedName:
-    """A component name of a config that is a dotted path ``package.module:attribute``."""
+    """A component name of a config that names code to import: a dotted path
+    ``package.module:attribute`` or a Python file and attribute ``path/to/file.py:attr``."""
 
     key: str  # the config key, e.g. env.reward.name
-    name: str  # e.g. mypkg.rewards:bonus
+    name: str  # e.g. mypkg.rewards:bonus, or ./rewards.py:bonus
     kind: str | None  # the registry that resolves it (a `seqadv list` name); None: none
 
     @property
-    def module(self) -> str:  # what resolving the name imports
-        return self.name.partition(":")[0]
+    def module(self) -> str:  # what resolving the name imports: a module, or a file path
+        from seqadv.registry import split_dotted
+
+        return split_dotted(self.name)[0] if ":" in self.name else self.name
+
+    @property
+    def is_file(self) -> bool:  # resolving the name runs a Python file
+        from seqadv.registry import is_file_path
+
+        return is_file_path(self.module)
+
+    def allowed_by(self, allow_imports: Iterable[str]) -> bool:
+        """Whether ``--allow-import`` names this module exactly, or (a file) the same file:
+        as given, or any path that resolves to the same file."""
+        allowed = set(allow_imports)
+        if self.module in allowed:
+            return True
+        if not self.is_file:
+            return False
+        mine = _resolved(self.module)
+        return any(_resolved(a) == mine for a in allowed if a)
+
+
+def _resolved(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
 
 
 def component_names(cfg: Any) -> list[tuple[str, str, str | None]]:
@@ -294,21 +318,27 @@ def check_imports(
     when its key is one the person set (``named_by_you``: ``--set KEY``). Any other dotted
     path raises ForeignCodeError naming the key, the path and the module it would import,
     unless that module is in ``allow_imports`` (``--allow-import MODULE``, named exactly).
-    Nothing is imported here. Returns the dotted names that were allowed.
+    A file path (``./x/rewards.py:fn``) is never seqadv's: its "module" is the file, allowed
+    by ``--allow-import ./x/rewards.py`` or any path resolving to the same file (relative
+    paths are relative to the working directory). Nothing is imported or run here. Returns
+    the dotted names that were allowed.
     """
     mine = tuple(named_by_you)
+    allow = list(allow_imports)
     found = [
-        DottedName(key, name, kind)
-        for key, name, kind in component_names(cfg)
-        if ":" in name
-        and not any(key == k or key.startswith((k + ".", k + "[")) for k in mine)
-        and name.partition(":")[0].partition(".")[0] != "seqadv"
-        and not is_registered(kind, name)
+        d
+        for d in (DottedName(key, name, kind) for key, name, kind in component_names(cfg))
+        if ":" in d.name
+        and not any(d.key == k or d.key.startswith((k + ".", k + "[")) for k in mine)
+        and (d.is_file or d.module.partition(".")[0] != "seqadv")
+        and not is_registered(d.kind, d.name)
     ]
-    foreign = [d for d in found if d.module not in set(allow_imports)]
+    foreign = [d for d in found if not d.allowed_by(allow)]
     if foreign:
         lines = "".join(
-            f"\n  {d.key}: {d.name!r} would import module {d.module!r}" for d in foreign
+            f"\n  {d.key}: {d.name!r} would "
+            + (f"run file {d.module!r}" if d.is_file else f"import module {d.module!r}")
+            for d in foreign
         )
         modules = list(dict.fromkeys(d.module for d in foreign))
         raise ForeignCodeError(

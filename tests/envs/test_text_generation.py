@@ -401,3 +401,33 @@ def test_a_vector_env_must_be_reset_before_it_steps():
         vec.reset(options={"reset_mask": [True, False]})
     vec.reset(seed=0)
     assert vec.step(np.array([1, 2]))[0].shape == (2, 8)
+
+
+def test_make_time_vocab_size_and_max_len_size_the_default_oracle():
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make("seqadv/TextGeneration-v0", vocab_size=12, max_len=5).unwrapped
+    assert env.action_space == gym.spaces.Discrete(12)
+    assert env.observation_space.shape == (5,)
+    check_env(env)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (5,)
+
+
+def test_make_time_sizes_also_size_the_default_rollout_policy():
+    env = gym.make("seqadv/TextGenerationMC-v0", vocab_size=12, max_len=5, n_rollouts=2)
+    assert env.unwrapped.core.rollout_policy.vocab_size == 12
+    env.reset(seed=0)
+    for _ in range(5):
+        _, reward, terminated, _, _ = env.step(env.action_space.sample())
+    assert terminated
+
+
+def test_vocab_size_and_max_len_that_disagree_with_the_data_are_refused():
+    data = oracle_data()
+    with pytest.raises(ConfigError, match=r"vocab_size.*max_len|vocab_size=99"):
+        TextGenerationVectorEnv(2, data=data, vocab_size=99, max_len=data.max_len + 1)
+    env = TextGenerationVectorEnv(2, data=data, vocab_size=data.vocab_size, max_len=data.max_len)
+    assert env.single_action_space.n == data.vocab_size
+    with pytest.raises(ConfigError, match="max_len"):
+        TextGenerationVectorEnv(2, max_len=0)

@@ -8,6 +8,7 @@ implementation of the rollout-policy sync and of discriminator training.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any
 
@@ -20,6 +21,8 @@ from seqadv.algorithms.sb3.model import env_attr, find_policy
 from seqadv.errors import ConfigError
 
 __all__ = ["AdversarialCallback"]
+
+log = logging.getLogger("seqadv")
 
 
 class AdversarialCallback(BaseCallback):
@@ -44,16 +47,21 @@ class AdversarialCallback(BaseCallback):
     by the new discriminator. :class:`~seqadv.algorithms.sb3.SB3Learner` avoids this by
     starting fresh episodes at every ``learn`` call.
 
-    Example:
-        >>> from seqadv.algorithms.sb3 import make_model
+    SB3 sums rewards into returns: with ``model.gamma > 0`` on a reward scheme whose every
+    reward already estimates the final score (``mc_rollout``: ``estimates_final_score``),
+    the return counts the score about T times. The callback logs a warning (once) when
+    training starts on such a pair; use the ``mc_rollout_shaped`` scheme instead.
+
+    Example (complete: a bare SB3 PPO on the default seeded oracle, 16 tokens, length 8):
+        >>> from seqadv.algorithms.sb3 import AdversarialCallback, make_model
         >>> from seqadv.envs.text_generation import TextGenerationVectorEnv
         >>> from seqadv.models.generator import LSTMGenerator
-        >>> gen = LSTMGenerator(16, embed_dim=8, hidden_dim=8, max_len=8)
         >>> env = TextGenerationVectorEnv(4, reward_scheme="terminal")
+        >>> gen = LSTMGenerator(16, embed_dim=8, hidden_dim=8, max_len=8)
         >>> model = make_model("sb3:PPO", env, gen, n_epochs=1)
         >>> callback = AdversarialCallback(n_negatives=32, batch_size=16)
-        >>> _ = model.learn(64, callback=callback)
-        >>> callback.rounds
+        >>> _ = model.learn(64, callback=callback)  # 2 rollouts of 8 steps x 4 rows
+        >>> callback.rounds  # discriminator steps taken, one after each PPO update
         2
 
     Args:
@@ -129,6 +137,7 @@ class AdversarialCallback(BaseCallback):
         self._pending = False
         self._sync: RolloutSync | None = None
         self._step: DiscriminatorStep | None = None
+        self._warned = False
 
     @property
     def generator(self) -> Any:
@@ -140,7 +149,30 @@ class AdversarialCallback(BaseCallback):
         )
         return self.policy
 
+    def _check_reward_scheme(self) -> None:
+        """Warn (once) when the model sums rewards that each estimate the final score."""
+        if self._warned:
+            return
+        try:
+            scheme = self.training_env.get_attr("reward_scheme")[0]
+        except (AttributeError, IndexError):
+            return
+        gamma = float(getattr(self.model, "gamma", 0.0) or 0.0)
+        if not getattr(scheme, "estimates_final_score", False) or gamma <= 0:
+            return
+        self._warned = True
+        log.warning(
+            "%s sums rewards into returns (gamma=%g), but the environment's reward scheme is "
+            "%r, whose every reward is already an estimate of the final score: the return "
+            "counts the score about T times. Use reward_scheme='mc_rollout_shaped' (the "
+            "return is then the final score), or gamma=0.",
+            type(self.model).__name__,
+            gamma,
+            getattr(scheme, "name", type(scheme).__name__),
+        )
+
     def _on_training_start(self) -> None:
+        self._check_reward_scheme()
         env = self.training_env
         if self.discriminator is None:
             self.discriminator = env_attr(env, "discriminator")
