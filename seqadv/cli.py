@@ -40,20 +40,42 @@ def packaged_presets() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
 
 
+def experiment_dirs() -> list[Path]:
+    """Where preset names are looked up: ./experiments, then the source tree's experiments/
+    (an editable install of the repository), whichever exist."""
+    here = Path("experiments")
+    tree = Path(__file__).resolve().parents[1] / "experiments"
+    return [d for d in dict.fromkeys((here, tree)) if d.is_dir()]
+
+
+def trainable_presets() -> dict[str, Path]:
+    """Preset name -> file in the experiment folders, for configs ``seqadv train`` runs (the
+    algorithm comparison's spec, which its own script runs, is left out)."""
+    found: dict[str, Path] = {}
+    for folder in experiment_dirs():
+        for path in sorted(folder.glob("*.yaml")):
+            head = path.read_text(encoding="utf-8", errors="replace")
+            if "\nalgorithms:" in head and "\nbase:" in head:  # a comparison spec
+                continue
+            found.setdefault(path.stem, path)
+    return found
+
+
 def find_preset(name_or_path: str | None) -> Path:
-    """A config path: a file, a name in experiments/, or a packaged preset name."""
+    """A config path: a file, a preset name in experiments/ (here or in the source tree), or
+    a packaged preset name."""
     if name_or_path is None:
         return packaged_presets()[DEFAULT_PRESET]
     path = Path(name_or_path)
     if path.is_file():
         return path
-    for candidate in (Path("experiments") / f"{name_or_path}.yaml",):
-        if candidate.is_file():
-            return candidate
+    presets = trainable_presets()
+    if name_or_path in presets:
+        return presets[name_or_path]
     builtin = packaged_presets()
     if name_or_path in builtin:
         return builtin[name_or_path]
-    known = sorted(set(builtin) | {p.stem for p in Path("experiments").glob("*.yaml")})
+    known = sorted(set(builtin) | set(presets))
     raise SeqadvError(
         f"{name_or_path}: no such config file or preset; presets: {', '.join(known) or '(none)'}"
     )
@@ -321,8 +343,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if what == "presets":
         for name, path in packaged_presets().items():
             rows.append((name, "built-in", _first_comment(path)))
-        for path in sorted(Path("experiments").glob("*.yaml")):
-            rows.append((str(path), "experiments/", _first_comment(path)))
+        for name, path in trainable_presets().items():
+            rows.append((name, str(path.parent), _first_comment(path)))
     elif what == "rewards":
         from seqadv.rewards import list_rewards
 
@@ -375,10 +397,17 @@ def _registry(what: str):
 
 
 def _first_comment(path: Path) -> str:
+    """The file's leading comment, to the end of its first sentence."""
+    lines = []
     for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
-            return line.lstrip("# ").strip()
-    return ""
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("# ").strip())
+    import re
+
+    text = " ".join(lines)
+    end = re.search(r"(?<!et al)\.(?=\s)", text)  # "Yu et al. (2017)" is not an end
+    return text if end is None else text[: end.end()]
 
 
 # -- oracle -----------------------------------------------------------------------------------

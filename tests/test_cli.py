@@ -365,8 +365,8 @@ def test_list_presets(capsys, monkeypatch):
     assert code == 0
     lines = stdout.splitlines()
     assert any(line.startswith("quickstart") and "built-in" in line for line in lines)
-    for name in ("mle_oracle.yaml", "mle_oracle_tiny.yaml"):
-        assert any(str(Path("experiments") / name) in line for line in lines)
+    for name in ("mle_oracle", "mle_oracle_tiny"):
+        assert any(line.split()[0] == name and "experiments" in line for line in lines)
     assert run_cli(capsys, "list")[1] == stdout  # presets is the default
 
 
@@ -395,3 +395,14 @@ def test_list_shows_every_registry(capsys, what):
     assert code == 0
     names = _registry(what).names()
     assert names and all(name in stdout for name in names)
+
+
+def test_presets_resolve_by_name_from_any_directory_and_list_only_trainable_ones(tmp_path, capsys, monkeypatch):
+    from seqadv.cli import find_preset
+
+    monkeypatch.chdir(tmp_path)
+    assert find_preset("seqgan_oracle_tiny").name == "seqgan_oracle_tiny.yaml"
+    code, stdout, _ = run_cli(capsys, "list", "presets")
+    assert code == 0 and "seqgan_oracle_tiny" in stdout and "compare_algorithms" not in stdout
+    line = next(row for row in stdout.splitlines() if row.startswith("seqgan_oracle "))
+    assert line.rstrip().endswith(")") or line.rstrip().endswith(".")  # a whole sentence
