@@ -81,6 +81,24 @@ def find_preset(name_or_path: str | None) -> Path:
     )
 
 
+def _remove_if_unused(path: Path, keep_dir: bool) -> None:
+    """Remove a run directory this command made, if it holds only its empty folders and lock."""
+    from seqadv.rundir import LOCK_NAME, RUN_FOLDERS
+
+    try:
+        entries = list(path.iterdir())
+    except OSError:
+        return
+    if any(
+        e.name not in (*RUN_FOLDERS, LOCK_NAME) or (e.is_dir() and any(e.iterdir())) for e in entries
+    ):
+        return
+    for e in entries:
+        e.rmdir() if e.is_dir() else e.unlink()
+    if not keep_dir:
+        path.rmdir()
+
+
 def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
@@ -136,6 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             else:
                 path = find_preset(args.config)
                 cfg = load_config(path, args.set)
+            existed = bool(args.out) and Path(args.out).exists()
             run = (
                 RunDir.open(args.out, mode="new")
                 if args.out
@@ -148,6 +167,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 )
             except BaseException:
                 run.close()
+                _remove_if_unused(run.path, keep_dir=existed)  # a failed start leaves nothing
                 raise
         try:
             final = trainer.fit()

@@ -406,3 +406,17 @@ def test_presets_resolve_by_name_from_any_directory_and_list_only_trainable_ones
     assert code == 0 and "seqgan_oracle_tiny" in stdout and "compare_algorithms" not in stdout
     line = next(row for row in stdout.splitlines() if row.startswith("seqgan_oracle "))
     assert line.rstrip().endswith(")") or line.rstrip().endswith(".")  # a whole sentence
+
+
+def test_a_failed_start_leaves_no_run_directory(tmp_path, capsys):
+    root = tmp_path / "runs"
+    code, _, err = run_cli(
+        capsys, "train", "seqgan_oracle_tiny", "--runs-root", str(root),
+        "--set", "discriminator.kwargs.embedding_dim=0",
+    )
+    assert code == 2 and "embedding_dim" in err
+    assert not root.exists() or not any(root.iterdir())
+    out = tmp_path / "given"
+    out.mkdir()
+    code, _, _ = run_cli(capsys, "train", "seqgan_oracle_tiny", "--out", str(out), "--set", "discriminator.kwargs.embedding_dim=0")
+    assert code == 2 and out.is_dir() and not any(out.iterdir())  # the given folder stays, empty
