@@ -39,6 +39,7 @@ LAYERS = {
     "seqadv.adversarial": 7,
     "seqadv.cli": 8,
     "seqadv.cli_args": 8,
+    "seqadv.cli_catalog": 8,
     "seqadv.bleu_command": 8,
     "seqadv.__main__": 8,
 }
