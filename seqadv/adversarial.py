@@ -44,10 +44,12 @@ from seqadv.errors import CheckpointError, ConfigError
 from seqadv.evaluation import evaluate_policy
 from seqadv.experiment import TextData, build_data, build_generator
 from seqadv.recipe import (
+    EXTENDABLE_KEYS,
     build_discriminator,
     build_env,
     build_learner,
     check_names,
+    extended_config,
     named,
     policy_spec,
     registered_component,
@@ -60,6 +62,7 @@ from seqadv.runs import (
     check_imports,
     derive_seed,
     draw_seed,
+    eta,
     load_checkpoint,
     read_run,
     run_files_signature,
@@ -288,12 +291,20 @@ class AdversarialTrainer:
         save_checkpoint(path, self.checkpoint_state())
         return path
 
-    def load_state(self, ckpt: dict[str, Any], allow_changed_data: bool = False) -> None:
+    def load_state(
+        self, ckpt: dict[str, Any], allow_changed_data: bool = False, extended: bool = False
+    ) -> None:
         """Restore a checkpoint written by :meth:`save` (same config and data required;
-        ``allow_changed_data`` lets the data differ, with a warning)."""
+        ``allow_changed_data`` lets the data differ, with a warning; ``extended``: the config
+        may differ in :data:`EXTENDABLE_KEYS`, and a finished run goes on)."""
         where = ckpt.get("path", "checkpoint")
-        saved = config_from_dict(ckpt["config"], where=where)
-        if config_to_dict(saved) != config_to_dict(self.cfg):
+        saved = config_to_dict(config_from_dict(ckpt["config"], where=where))
+        mine = config_to_dict(self.cfg)
+        if extended:
+            for key in EXTENDABLE_KEYS:
+                section, _, name = key.partition(".")
+                saved[section][name] = mine[section][name]
+        if saved != mine:
             raise CheckpointError(
                 f"{where}: the checkpoint was written with a different "
                 "config; resume from the run directory to use its own config.yaml"
@@ -314,6 +325,9 @@ class AdversarialTrainer:
                 self.rollout_policy.load_state_dict(adv["rollout_policy"])
             self.learner.load_state_dict(adv["learner"])
         self.state = {**self.state, **ckpt["state"]}
+        if extended and self.state["phase"] == "done":
+            more_rounds = self.adversarial and self.state["round"] < self.cfg.adversarial.rounds
+            self.state["phase"] = "adversarial" if more_rounds else "mle"
         self.evaluations = int(ckpt["evaluations"])
         if self.run is not None:
             self.run.truncate_metrics(int(ckpt["n_records"]))
@@ -335,6 +349,7 @@ class AdversarialTrainer:
         command: list[str] | None = None,
         allow_imports: tuple[str, ...] | list[str] = (),
         allow_changed_data: bool = False,
+        extend: list[str] | tuple[str, ...] = (),
     ) -> AdversarialTrainer:
         """Continue the run in ``run_dir`` from its last checkpoint, with its config.yaml.
 
@@ -342,8 +357,10 @@ class AdversarialTrainer:
         and a dotted path it names (``pkg.mod:attr``) is refused unless ``allow_imports``
         names its module. The data must be those the run recorded (files, encoded splits,
         vocabulary) unless ``allow_changed_data``; then the run's stored vocabulary encodes
-        the new data (it is never rewritten). The trainer holds the run's lock
-        (``trainer.run.close()``).
+        the new data (it is never rewritten). ``extend`` (``--set`` items of
+        :data:`EXTENDABLE_KEYS` only) lets a run go on longer: more adversarial rounds, or
+        more MLE epochs of a run still in (or ended after) its MLE phase; config.yaml is
+        rewritten with them. The trainer holds the run's lock (``trainer.run.close()``).
         """
         path = Path(run_dir)
         if path.is_dir():
@@ -358,6 +375,8 @@ class AdversarialTrainer:
             if run_files_signature(path) != before:  # rewritten before the lock was ours
                 cfg, ckpt, where = read_run(path)
                 check_imports(cfg, registered_component, allow_imports, where)
+            if extend:
+                cfg = extended_config(cfg, ckpt, list(extend), where)
             stored = ckpt.get("vocab") if allow_changed_data else None
             vocab = Vocab(stored) if stored else None
             trainer = cls(cfg, run=None, command=command, vocab=vocab)
@@ -366,7 +385,9 @@ class AdversarialTrainer:
             )
             trainer.run = run
             run.append_command(command)
-            trainer.load_state(ckpt, allow_changed_data)
+            trainer.load_state(ckpt, allow_changed_data, extended=bool(extend))
+            if extend:
+                run.write_text("config.yaml", dump_config(trainer.cfg))
         except BaseException:
             run.close()
             raise
@@ -605,29 +626,6 @@ class AdversarialTrainer:
                 self.run.path / "plots" / "adversarial.png",
                 title=f"{self.cfg.name}: every round's reward and discriminator (train mode)",
             )
-
-
-def eta(
-    spent_s: float, done_units: int, total_units: int, budget_minutes: float | None = None
-) -> str:
-    """"ETA 3m20s" for a phase that took ``spent_s`` for ``done_units`` of ``total_units``
-    (the mean so far times what is left), capped by a training-time budget."""
-    left = spent_s / max(done_units, 1) * max(total_units - done_units, 0)
-    note = ""
-    if budget_minutes is not None:
-        budget_left = max(60.0 * budget_minutes - spent_s, 0.0)
-        if budget_left < left:
-            left, note = budget_left, " (budget)"
-    return f"ETA {_duration(left)}{note}"
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def _over_budget(seconds: float, budget_minutes: float | None) -> bool:

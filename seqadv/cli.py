@@ -82,16 +82,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise SeqadvError("--test, --tokenizer, --recipe and --minutes go with --data TRAIN.txt")
     with _sigterm_as_interrupt():
         if args.resume:
-            if args.config or args.set:
+            if args.config:
                 raise SeqadvError(
                     "--resume RUN_DIR continues with the run's own config.yaml; drop CONFIG "
-                    "and --set"
+                    "(--set may only extend it: adversarial.rounds, pretrain.epochs, budgets)"
                 )
             trainer = AdversarialTrainer.resume(
                 args.resume,
                 command=args.argv,
                 allow_imports=args.allow_import,
                 allow_changed_data=args.allow_changed_data,
+                extend=args.set,
             )
         else:
             if args.allow_import or args.allow_changed_data:

@@ -18,12 +18,14 @@ from typing import Any
 import torch
 
 from seqadv.algorithms import ALGORITHMS
-from seqadv.config import ExperimentConfig
+from seqadv.config import ExperimentConfig, config_from_dict, config_to_dict
 from seqadv.data.source import TextData
 from seqadv.errors import ConfigError, SeqadvError
 from seqadv.runs import derive_seed
 
 __all__ = [
+    "EXTENDABLE_KEYS",
+    "extended_config",
     "smoke_check",
     "build_discriminator",
     "build_env",
@@ -264,3 +266,49 @@ def _as_component(spec: Any) -> dict[str, Any]:
 def _component(spec: Any) -> Any:
     """A ComponentConfig as the ``{name, kwargs}`` mapping registries resolve."""
     return {"name": spec.name, "kwargs": dict(spec.kwargs)}
+
+
+#: config keys a finished (or stopped) run may change on resume, to go on longer
+EXTENDABLE_KEYS = (
+    "adversarial.rounds",
+    "pretrain.epochs",
+    "adversarial.budget_minutes",
+    "pretrain.budget_minutes",
+)
+
+
+def extended_config(
+    cfg: ExperimentConfig, ckpt: dict[str, Any], overrides: list[str], where: str
+) -> ExperimentConfig:
+    """``cfg`` with ``overrides`` (``--set`` items of :data:`EXTENDABLE_KEYS`) applied, checked
+    against where the run is: rounds and epochs only grow, and MLE epochs only while the run
+    has no adversarial phase behind it."""
+    from seqadv.config import apply_overrides
+
+    keys = [item.partition("=")[0].strip() for item in overrides]
+    wrong = [k for k in keys if k not in EXTENDABLE_KEYS]
+    if wrong:
+        raise ConfigError(
+            f"--resume with --set {', '.join(wrong)}: a resumed run keeps its config; only "
+            f"{', '.join(EXTENDABLE_KEYS)} may change (to train longer)"
+        )
+    data = apply_overrides(config_to_dict(cfg), overrides)
+    new = config_from_dict(data, where=f"--set {' '.join(overrides)}")
+    state = ckpt["state"]
+    if new.adversarial.rounds < max(cfg.adversarial.rounds, int(state.get("round", 0))):
+        raise ConfigError(
+            f"--set adversarial.rounds={new.adversarial.rounds}: the run has "
+            f"{cfg.adversarial.rounds} rounds (done: {state.get('round', 0)}); it can only grow"
+        )
+    if new.pretrain.epochs != cfg.pretrain.epochs:
+        if new.pretrain.epochs < cfg.pretrain.epochs:
+            raise ConfigError(
+                f"--set pretrain.epochs={new.pretrain.epochs}: the run has "
+                f"{cfg.pretrain.epochs} MLE epochs; it can only grow"
+            )
+        if state.get("phase") not in ("mle", "done") or cfg.adversarial.rounds > 0:
+            raise ConfigError(
+                f"--set pretrain.epochs: {where} is past its MLE phase (or has an adversarial "
+                "one); more MLE epochs can only extend an MLE-only run"
+            )
+    return new

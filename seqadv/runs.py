@@ -38,6 +38,7 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, one writer
 
 __all__ = [
     "derive_seed",
+    "eta",
     "json_safe",
     "draw_seed",
     "atomic_write_bytes",
@@ -166,6 +167,29 @@ def cpu_model() -> str:
 
 
 # -- progress --------------------------------------------------------------------------------
+def eta(
+    spent_s: float, done_units: int, total_units: int, budget_minutes: float | None = None
+) -> str:
+    """"ETA 3m20s" for a phase that took ``spent_s`` for ``done_units`` of ``total_units``
+    (the mean so far times what is left), capped by a training-time budget."""
+    left = spent_s / max(done_units, 1) * max(total_units - done_units, 0)
+    note = ""
+    if budget_minutes is not None:
+        budget_left = max(60.0 * budget_minutes - spent_s, 0.0)
+        if budget_left < left:
+            left, note = budget_left, " (budget)"
+    return f"ETA {_duration(left)}{note}"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
 def progress(
     iterable: Iterable[Any],
     total: int | None = None,

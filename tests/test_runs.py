@@ -343,7 +343,7 @@ def test_plot_series_png(tmp_path):
 
 
 def test_eta_is_the_mean_so_far_times_what_is_left_capped_by_the_budget():
-    from seqadv.adversarial import eta
+    from seqadv.runs import eta
 
     assert eta(10.0, 2, 10) == "ETA 40s"
     assert eta(120.0, 1, 100, budget_minutes=3) == "ETA 1m00s (budget)"

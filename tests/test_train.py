@@ -364,3 +364,39 @@ def test_tiny_corpus_run(tmp_path):
     x = trainer.generator.sample(500, generator=torch.Generator().manual_seed(0))
     mask = trainer.generator.token_mask(x)
     assert not torch.isin(x[mask], torch.tensor([vocab.pad_id, vocab.bos_id])).any()
+
+
+def test_a_finished_run_can_be_extended_and_says_so(tmp_path, capsys):
+    from seqadv.cli import main
+
+    preset = Path(__file__).resolve().parents[1] / "experiments" / "seqgan_oracle_tiny.yaml"
+    run = tmp_path / "run"
+    assert main(["train", str(preset), "--set", "adversarial.rounds=2", "--out", str(run)]) == 0
+    rounds = lambda: [  # noqa: E731
+        json.loads(line)["round"]
+        for line in (run / "metrics.jsonl").read_text().splitlines()
+        if json.loads(line)["phase"] == "round"
+    ]
+    assert rounds() == [1, 2]
+    assert main(["train", "--resume", str(run), "--set", "adversarial.rounds=4"]) == 0
+    assert rounds() == [1, 2, 3, 4]
+    assert "adversarial.rounds=4" in (run / "command.txt").read_text()
+    assert "rounds: 4" in (run / "config.yaml").read_text()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--set", "adversarial.rounds=3"]) == 2
+    assert "it can only grow" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--set", "pretrain.lr=0.5"]) == 2
+    assert "only adversarial.rounds, pretrain.epochs" in capsys.readouterr().err
+
+
+def test_an_extended_run_ends_like_one_trained_that_long(tmp_path):
+    from seqadv.cli import main
+
+    preset = Path(__file__).resolve().parents[1] / "experiments" / "seqgan_oracle_tiny.yaml"
+    short, long = tmp_path / "short", tmp_path / "long"
+    assert main(["train", str(preset), "--set", "adversarial.rounds=2", "--set", "eval.every_rounds=1", "--out", str(short)]) == 0
+    assert main(["train", "--resume", str(short), "--set", "adversarial.rounds=3"]) == 0
+    assert main(["train", str(preset), "--set", "adversarial.rounds=3", "--set", "eval.every_rounds=1", "--out", str(long)]) == 0
+    last = lambda p: [json.loads(x) for x in (p / "metrics.jsonl").read_text().splitlines()][-1]  # noqa: E731
+    a, b = last(short), last(long)
+    assert a["round"] == b["round"] == 3 and a["eval/nll_oracle"] == b["eval/nll_oracle"]
