@@ -59,3 +59,21 @@ def test_no_warning_when_the_return_is_the_score(caplog, scheme, gamma):
     with caplog.at_level(logging.WARNING, logger="seqadv"):
         model.learn(32, callback=AdversarialCallback(n_negatives=32, batch_size=16))
     assert not [r for r in caplog.records if "mc_rollout_shaped" in r.getMessage()]
+
+
+def test_token_policy_lets_a_bare_ppo_learn_on_token_observations():
+    from stable_baselines3 import PPO
+
+    from seqadv.algorithms.sb3 import TokenPolicy
+    from seqadv.envs.text_generation import TextGenerationVectorEnv
+
+    env = TextGenerationVectorEnv(4, reward_scheme="terminal").as_sb3()
+    model = PPO(TokenPolicy, env, n_steps=8, batch_size=16, n_epochs=1, seed=0)
+    extractor = model.policy.features_extractor
+    assert isinstance(extractor.embedding, torch.nn.Embedding) and extractor.n_ids == 17  # V + pad
+    before = {k: v.clone() for k, v in model.policy.state_dict().items()}
+    model.learn(32)
+    assert any(not torch.equal(before[k], v) for k, v in model.policy.state_dict().items())
+    obs = env.reset()
+    action, _ = model.predict(obs)
+    assert action.shape == (4,) and ((0 <= action) & (action < 16)).all()

@@ -98,9 +98,12 @@ from seqadv.algorithms.sb3.policy import (
     generator_spaces,
 )
 from seqadv.algorithms.sb3.rng import GlobalRNG
+from seqadv.algorithms.sb3.token_policy import TokenExtractor, TokenPolicy
 
 __all__ = [
     "SB3Learner",
+    "TokenExtractor",
+    "TokenPolicy",
     "AdversarialCallback",
     "PolicyFeaturesExtractor",
     "GeneratorFeaturesExtractor",
