@@ -59,18 +59,22 @@ def _percentile(sorted_values: list[int], q: float) -> int:
     return sorted_values[min(index, len(sorted_values) - 1)]
 
 
-def _read_sentences(path: str, tokenizer: str) -> tuple[list[int], Counter]:
+def _read_sentences(path: str, tokenizer: str) -> list[list[str]]:
     tok = get_tokenizer(tokenizer)
-    lengths: list[int] = []
-    counts: Counter = Counter()
-    for _, text in read_lines(path, encoding_errors="replace"):
-        tokens = tok(text)
-        if tokens:
-            lengths.append(len(tokens))
-            counts.update(tokens)
-    if not lengths:
+    sentences = [tokens for _, text in read_lines(path, encoding_errors="replace") if (tokens := tok(text))]
+    if not sentences:
         raise DataError(f"{path}: no usable sentences")
-    return lengths, counts
+    return sentences
+
+
+def _word_counts(sentences: list[list[str]], max_len: int) -> Counter:
+    """Word counts of the sentences as the corpus reader keeps them (truncated to
+    ``max_len - 1`` tokens, EOS making ``max_len``), so the vocabulary predicted is the one
+    built."""
+    counts: Counter = Counter()
+    for tokens in sentences:
+        counts.update(tokens[: max_len - 1])
+    return counts
 
 
 def _recipe_dict(recipe: str) -> dict[str, Any]:
@@ -260,11 +264,13 @@ def plan_own_text(
     started = time.perf_counter()
     train = str(Path(train_path).expanduser().resolve())
     test = str(Path(test_path).expanduser().resolve()) if test_path else None
-    lengths, counts = _read_sentences(train, tokenizer)
+    sentences = _read_sentences(train, tokenizer)
+    lengths = [len(tokens) for tokens in sentences]
     n_train = len(lengths)
     n_test = len(read_lines(test)) if test else 0
     ordered = sorted(lengths)
     max_len = min(MAX_LEN, max(MIN_LEN, _percentile(ordered, 0.95) + 1))
+    counts = _word_counts(sentences, max_len)
     min_freq = 2 if len(counts) > LARGE_VOCAB else 1
     vocab_size = 4 + sum(1 for c in counts.values() if c >= min_freq)
     load_s = 2 * (time.perf_counter() - started)  # the trainer reads the files again

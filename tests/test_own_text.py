@@ -133,3 +133,15 @@ def test_data_with_config_or_resume_or_a_missing_file_is_an_error(tmp_path, caps
     assert str(missing) in capsys.readouterr().err
     assert main(["train", "quickstart", "--minutes", "1"]) == 2
     assert "--data" in capsys.readouterr().err
+
+
+def test_the_printed_vocabulary_is_the_one_built(tmp_path):
+    from seqadv.experiment import build_data
+    from seqadv.own_text import plan_own_text
+
+    words = [f"w{i}" for i in range(60)]
+    lines = [" ".join(words[(i * 7) % 60 : (i * 7) % 60 + 3 + i % 30]) for i in range(120)]
+    path = tmp_path / "t.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    plan = plan_own_text(str(path), minutes=0.05, recipe="mle")
+    assert plan.info["vocab_size"] == len(build_data(plan.config.data).vocab)
