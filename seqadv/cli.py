@@ -418,6 +418,21 @@ ALLOW_IMPORT_HELP = (
 )
 
 
+def _run_loading_args(p: argparse.ArgumentParser, changed_data: bool) -> None:
+    """The options of commands that load a run: ``--allow-import`` (and
+    ``--allow-changed-data``)."""
+    p.add_argument(
+        "--allow-import", action="append", default=[], metavar="MODULE", help=ALLOW_IMPORT_HELP
+    )
+    if changed_data:
+        p.add_argument(
+            "--allow-changed-data",
+            action="store_true",
+            help="go on although the data differ from those the run recorded (its vocabulary "
+            "is kept)",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seqadv",
@@ -459,18 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--runs-root", default="runs", help="where new run directories go")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    p.add_argument(
-        "--allow-import",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help=ALLOW_IMPORT_HELP,
-    )
-    p.add_argument(
-        "--allow-changed-data",
-        action="store_true",
-        help="go on although the data differ from those the run recorded (its vocabulary is kept)",
-    )
+    _run_loading_args(p, changed_data=True)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="sample text from a checkpoint or run directory")
@@ -488,13 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ids", action="store_true", help="print token ids instead of text")
     p.add_argument("--out", help="write to this file instead of standard output")
     p.add_argument("--threads", type=check.threads, default=1, help=THREADS_HELP)
-    p.add_argument(
-        "--allow-import",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help=ALLOW_IMPORT_HELP,
-    )
+    _run_loading_args(p, changed_data=False)
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint (NLL-oracle, NLL-test, BLEU)")
@@ -516,18 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.add_argument("--threads", type=check.threads, default=1, help=THREADS_HELP)
-    p.add_argument(
-        "--allow-import",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help=ALLOW_IMPORT_HELP,
-    )
-    p.add_argument(
-        "--allow-changed-data",
-        action="store_true",
-        help="go on although the data differ from those the run recorded (its vocabulary is kept)",
-    )
+    _run_loading_args(p, changed_data=True)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bleu", help="Texygen-protocol BLEU / Self-BLEU of a text file")
