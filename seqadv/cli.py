@@ -258,8 +258,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     cfg, ckpt = _load_run(args.checkpoint, args.allow_import)
     gen, vocab = _load_generator(ckpt)
-    g = torch.Generator().manual_seed(args.seed)
-    samples = gen.sample(args.n, generator=g, temperature=args.temperature)
+    from seqadv.evaluation import cli_samples
+
+    samples = cli_samples(gen, args.n, args.seed, args.temperature)
     tokenizer = cfg.data.tokenizer
     lines = []
     for row in samples.tolist():
@@ -287,7 +288,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
-    from seqadv.evaluation import evaluate_policy
+    from seqadv.evaluation import cli_samples, evaluate_policy
     from seqadv.experiment import build_data
     from seqadv.runs import json_safe
 
@@ -302,7 +303,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     stored = ckpt.get("vocab") if args.allow_changed_data else None
     data = build_data(cfg.data, vocab=Vocab(stored) if stored else None)
     check_same_data(ckpt.get("data"), data_fingerprint(data), ckpt["path"], args.allow_changed_data)
-    metrics, _ = evaluate_policy(gen, data, cfg.eval, args.seed, "cli-eval")
+    samples = cli_samples(gen, cfg.eval.n_samples, args.seed, cfg.eval.temperature)
+    metrics, _ = evaluate_policy(gen, data, cfg.eval, args.seed, "cli-eval", samples=samples)
     result = {
         "checkpoint": ckpt["path"],
         "seed": args.seed,

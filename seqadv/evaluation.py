@@ -32,7 +32,14 @@ from seqadv.data.source import TextData
 from seqadv.registry import Registry
 from seqadv.runs import derive_seed
 
-__all__ = ["METRICS", "DEFAULT_METRICS", "EvalContext", "evaluate_policy", "register_metric"]
+__all__ = [
+    "METRICS",
+    "DEFAULT_METRICS",
+    "EvalContext",
+    "cli_samples",
+    "evaluate_policy",
+    "register_metric",
+]
 
 METRICS = Registry("metric")
 DEFAULT_METRICS = ("nll_oracle", "nll_test", "bleu", "self_bleu")
@@ -135,21 +142,28 @@ def self_bleu(ctx: EvalContext) -> dict[str, Any]:
 
 
 def evaluate_policy(
-    policy: Any, data: TextData, cfg: EvalConfig, seed: int, step_name: str
+    policy: Any,
+    data: TextData,
+    cfg: EvalConfig,
+    seed: int,
+    step_name: str,
+    samples: Tensor | None = None,
 ) -> tuple[dict[str, Any], Tensor]:
     """The metrics of ``cfg.metrics`` (default :data:`DEFAULT_METRICS`) for ``policy``.
 
     Samples are drawn from a generator seeded by (seed, "eval", step_name), so an evaluation
-    does not depend on what ran before it.
+    does not depend on what ran before it; or ``samples`` (n, L) are given (``seqadv eval``
+    gives the stream ``seqadv sample`` prints, see :func:`cli_samples`).
 
     Returns:
         The metrics (keys ``eval/...``) and the (n_samples, L) samples.
     """
-    g = torch.Generator().manual_seed(derive_seed(seed, "eval", step_name))
     was_training = getattr(policy, "training", False)
     policy.eval()
     try:
-        samples = policy.sample(cfg.n_samples, generator=g, temperature=cfg.temperature)
+        if samples is None:
+            g = torch.Generator().manual_seed(derive_seed(seed, "eval", step_name))
+            samples = policy.sample(cfg.n_samples, generator=g, temperature=cfg.temperature)
         ctx = EvalContext(samples, policy, data, cfg)
         out: dict[str, Any] = {}
         names = DEFAULT_METRICS if cfg.metrics is None else cfg.metrics
@@ -158,6 +172,23 @@ def evaluate_policy(
     finally:
         policy.train(was_training)
     return out, samples
+
+
+def cli_samples(policy: Any, n: int, seed: int, temperature: float = 1.0) -> Tensor:
+    """The samples ``seqadv sample`` prints and ``seqadv eval`` scores for a seed: one
+    documented stream (a generator seeded by (seed, "samples"), each row drawn from its own
+    part of it), so ``sample -n 5`` is the head of ``sample -n 2000`` and of what
+    ``eval --n-samples 2000`` scores with the same seed and temperature."""
+    g = torch.Generator().manual_seed(derive_seed(seed, "samples"))
+    was_training = getattr(policy, "training", False)
+    policy.eval()
+    try:
+        try:
+            return policy.sample(n, generator=g, temperature=temperature, row_stable=True)
+        except TypeError:  # a policy without row-stable sampling: its own stream
+            return policy.sample(n, generator=g, temperature=temperature)
+    finally:
+        policy.train(was_training)
 
 
 evaluate_generator = evaluate_policy  # the first core's name

@@ -420,3 +420,26 @@ def test_a_failed_start_leaves_no_run_directory(tmp_path, capsys):
     out.mkdir()
     code, _, _ = run_cli(capsys, "train", "seqgan_oracle_tiny", "--out", str(out), "--set", "discriminator.kwargs.embedding_dim=0")
     assert code == 2 and out.is_dir() and not any(out.iterdir())  # the given folder stays, empty
+
+
+def test_sample_and_eval_share_one_stream_and_a_short_sample_is_the_head_of_a_long_one(
+    capsys, trained, tmp_path
+):
+    def sample(n, seed=3):
+        code, out, _ = run_cli(capsys, "sample", str(trained), "-n", str(n), "--seed", str(seed), "--ids")
+        assert code == 0
+        return out.splitlines()
+
+    long = sample(50)
+    assert sample(5) == long[:5] and len(long) == 50
+    assert sample(5, seed=4) != long[:5]
+    code, first, _ = run_cli(capsys, "eval", str(trained), "--json", "--n-samples", "50", "--seed", "3")
+    code2, again, _ = run_cli(capsys, "eval", str(trained), "--json", "--n-samples", "50", "--seed", "3")
+    assert code == code2 == 0 and first == again
+    import torch
+
+    from seqadv.cli import _load_generator, _load_run
+    from seqadv.evaluation import cli_samples
+
+    gen, _ = _load_generator(_load_run(str(trained), [])[1])
+    assert torch.equal(cli_samples(gen, 5, 3), cli_samples(gen, 50, 3)[:5])  # eval's stream too

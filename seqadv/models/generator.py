@@ -201,10 +201,18 @@ class LSTMGenerator(nn.Module):
         generator: torch.Generator | None = None,
         temperature: float = 1.0,
         block_rows: int = DEFAULT_BLOCK_ROWS,
+        uniforms: Tensor | None = None,
     ) -> Tensor:
-        """Draw the next token (B,) from hidden outputs (B, H), block by block."""
+        """Draw the next token (B,) from hidden outputs (B, H), block by block (``uniforms``:
+        the (B,) uniforms to invert, else drawn from ``generator``)."""
         return sample_projected(
-            hidden, self.output.weight, self.output_bias(), generator, temperature, block_rows
+            hidden,
+            self.output.weight,
+            self.output_bias(),
+            generator,
+            temperature,
+            block_rows,
+            uniforms=uniforms,
         )
 
     # -- the policy protocol (seqadv.models.policy) -----------------------------------------
@@ -398,6 +406,7 @@ class LSTMGenerator(nn.Module):
         temperature: float = 1.0,
         batch_size: int = 10_000,
         block_rows: int = DEFAULT_BLOCK_ROWS,
+        row_stable: bool = False,
     ) -> Tensor:
         """Sample ``n`` sequences (n, T) from the model.
 
@@ -408,9 +417,20 @@ class LSTMGenerator(nn.Module):
             temperature: 1.0 samples the model's own distribution.
             batch_size: sequences advanced together through the LSTM.
             block_rows: rows of the output layer and sampler processed together.
+            row_stable: draw each row's uniforms as one row of an (n, T) block of the
+                generator's stream, so a row does not depend on ``n``: for the same generator
+                state, ``sample(5)`` is the head of ``sample(2000)`` (what ``seqadv sample``
+                and ``seqadv eval`` use). Otherwise each step draws n uniforms (training's
+                stream).
         """
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
+        w = self.output.weight
+        block = (
+            torch.rand(n, self.max_len, generator=generator, dtype=w.dtype, device=w.device)
+            if row_stable
+            else None
+        )
         pieces = []
         for start in range(0, n, batch_size):
             rows = min(batch_size, n - start)
@@ -422,6 +442,7 @@ class LSTMGenerator(nn.Module):
                     generator=generator,
                     temperature=temperature,
                     block_rows=block_rows,
+                    uniforms=None if block is None else block[start : start + rows],
                 )
             )
         if not pieces:
@@ -438,12 +459,14 @@ class LSTMGenerator(nn.Module):
         temperature: float = 1.0,
         block_rows: int = DEFAULT_BLOCK_ROWS,
         finished: Tensor | None = None,
+        uniforms: Tensor | None = None,
     ) -> Tensor:
         """Sample ``steps`` more tokens (B, steps) after ``last_tokens`` (B,) from ``state``.
 
         This is the rollout primitive: the recurrent state is reused, the prefix is never
         re-read. With an EOS id, rows that end (or are already ``finished``, a (B,) bool) are
-        padded with ``pad_id``.
+        padded with ``pad_id``. ``uniforms`` (B, steps): the uniforms of each step, instead
+        of drawing them from ``generator``.
         """
         rows = last_tokens.shape[0]
         out = torch.empty(rows, steps, dtype=torch.long, device=last_tokens.device)
@@ -454,7 +477,8 @@ class LSTMGenerator(nn.Module):
         for t in range(steps):
             feed = tokens if done is None else tokens.masked_fill(done, self.start_id)
             hidden, state = self.hidden_step(feed, state)
-            tokens = self.sample_next(hidden, generator, temperature, block_rows)
+            u = None if uniforms is None else uniforms[:, t]
+            tokens = self.sample_next(hidden, generator, temperature, block_rows, uniforms=u)
             if done is not None:
                 tokens = tokens.masked_fill(done, self.pad_id)
                 done = done | (tokens == self.eos_id)

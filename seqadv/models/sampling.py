@@ -102,6 +102,7 @@ def sample_projected(
     temperature: float = 1.0,
     block_rows: int = DEFAULT_BLOCK_ROWS,
     logit_mask: Tensor | None = None,
+    uniforms: Tensor | None = None,
 ) -> Tensor:
     """Sample from ``softmax((hidden @ weight.T + bias) / temperature)`` block by block.
 
@@ -112,6 +113,7 @@ def sample_projected(
         hidden: (R, H) states.
         weight: (V, H) output-layer weight; ``bias``: (V,) or None.
         logit_mask: optional (V,) additive mask (``-inf`` forbids a token).
+        uniforms: (R,) the uniforms in [0, 1) to invert (default: R drawn from ``generator``).
 
     Returns:
         (R,) int64 token ids.
@@ -119,7 +121,8 @@ def sample_projected(
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     rows = hidden.shape[0]
-    uniforms = torch.rand(rows, generator=generator, dtype=hidden.dtype, device=hidden.device)
+    if uniforms is None:
+        uniforms = torch.rand(rows, generator=generator, dtype=hidden.dtype, device=hidden.device)
     out = torch.empty(rows, dtype=torch.long, device=hidden.device)
     scale = 1.0 / temperature
     with torch.no_grad():
