@@ -54,6 +54,7 @@ from seqadv.recipe import (
     policy_spec,
     registered_component,
     resolve_paths,
+    size_warnings,
     smoke_check,
 )
 from seqadv.runs import (
@@ -105,6 +106,8 @@ class AdversarialTrainer:
         self.data: TextData = named("data.source", lambda: build_data(cfg.data, base_dir, vocab))
         self.data_fingerprint = data_fingerprint(self.data)
         log.info("data: %s", self.data.description)
+        for warning in size_warnings(cfg, self.data.train.shape[0]):
+            log.warning("%s", warning)
         self.generator = named("generator", lambda: build_generator(cfg, self.data, self.seed))
         if cfg.pretrain.init_checkpoint:
             self._load_initial_generator(cfg.pretrain.init_checkpoint, base_dir)

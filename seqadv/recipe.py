@@ -24,6 +24,7 @@ from seqadv.errors import ConfigError, SeqadvError
 from seqadv.runs import derive_seed
 
 __all__ = [
+    "size_warnings",
     "EXTENDABLE_KEYS",
     "extended_config",
     "smoke_check",
@@ -312,3 +313,29 @@ def extended_config(
                 "one); more MLE epochs can only extend an MLE-only run"
             )
     return new
+
+
+def size_warnings(cfg: ExperimentConfig, n_train: int) -> list[str]:
+    """Settings of a preset that do not fit the data's size (a preset tuned for one corpus
+    run on another): what each costs, and the ``--set`` that fits."""
+    out = []
+    dis, ev = cfg.discriminator, cfg.eval
+    adversarial = cfg.adversarial.rounds > 0
+    if adversarial and dis.n_real is not None and dis.n_real > n_train:
+        out.append(
+            f"discriminator.n_real={dis.n_real} but the data have {n_train} training sequences: "
+            f"every round uses all {n_train} (--set discriminator.n_real={n_train})"
+        )
+    if adversarial and dis.n_negatives > 2 * n_train:
+        out.append(
+            f"discriminator.n_negatives={dis.n_negatives} generated sequences per round against "
+            f"{min(dis.n_real or n_train, n_train)} real ones: each discriminator epoch visits "
+            f"{dis.n_negatives} pairs, mostly generated (--set discriminator.n_negatives={n_train})"
+        )
+    if ev.n_samples > 10 * n_train:
+        out.append(
+            f"eval.n_samples={ev.n_samples} samples scored at every evaluation, for {n_train} "
+            f"training sequences (--set eval.n_samples={max(n_train, 100)})"
+        )
+    return out
+

@@ -208,3 +208,18 @@ def test_tensorboard_event_files_are_written_when_asked(tmp_path):
     assert {"eval/nll_oracle", "reward/mean", "dis/loss"} <= tags
     steps = [e.step for e in events.Scalars("reward/mean")]
     assert steps == sorted(steps) and len(steps) >= 2  # every round, after the MLE epochs
+
+
+def test_a_preset_that_does_not_fit_the_data_says_so(caplog):
+    import logging
+
+    cfg = tiny(["discriminator.n_real=1000", "discriminator.n_negatives=2000", "eval.n_samples=5000"])
+    with caplog.at_level(logging.WARNING, logger="seqadv"):
+        AdversarialTrainer(cfg)
+    text = caplog.text
+    assert "discriminator.n_real=1000 but the data have 256" in text
+    assert "--set discriminator.n_negatives=256" in text and "--set eval.n_samples=256" in text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="seqadv"):
+        AdversarialTrainer(tiny())
+    assert "discriminator." not in caplog.text
