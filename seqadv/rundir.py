@@ -5,7 +5,8 @@ A run directory holds::
     config.yaml      the resolved config (every field; the seed filled in)
     command.txt      the command line that started (or resumed) the run
     versions.json    seqadv, torch, python, platform and the thread count
-    metrics.jsonl    one JSON object per evaluation
+    metrics.jsonl    one JSON object per evaluation and per adversarial round
+    data.json        the data's fingerprint (files, encoded splits, vocabulary)
     samples/         generated text at each evaluation
     checkpoints/     last.pt, written atomically at every epoch or round, loaded with weights_only
     plots/           PNG learning curves

@@ -1,18 +1,7 @@
-"""Run directories, atomic checkpoints, metric logs, seeds and progress display.
+"""Atomic writes and checkpoints, seeds, versions, ETAs and progress display.
 
-A run directory holds::
-
-    config.yaml      the resolved config (every field; the seed filled in)
-    command.txt      the command line that started (or resumed) the run
-    versions.json    seqadv, torch, python, platform and the thread count
-    metrics.jsonl    one JSON object per evaluation
-    samples/         generated text at each evaluation
-    checkpoints/     last.pt, written atomically at every epoch or round, loaded with weights_only
-    plots/           PNG learning curves
-    .lock            locked (``flock``) by the one process that writes the run
-
-The run directory itself (its lock, what loading a run may do) is :mod:`seqadv.rundir`,
-whose names are importable from here too.
+The run directory itself (its files, its lock, what loading a run may do) is
+:mod:`seqadv.rundir`, whose names are importable from here too.
 """
 
 from __future__ import annotations
