@@ -300,8 +300,9 @@ class TextGenerationCore(BatchedCore):
         self._comparisons: Tensor | None = None
         self._allowed: Tensor | None = None
         if self.data.forbidden_ids:
-            self._allowed = torch.ones(self.vocab_size, dtype=torch.bool)
-            self._allowed[list(self.data.forbidden_ids)] = False
+            allowed = torch.ones(self.vocab_size, dtype=torch.bool)
+            allowed[list(self.data.forbidden_ids)] = False
+            self._allowed = allowed.expand(num_envs, -1).contiguous()
         scheme.bind(self)
 
     # -- checks -------------------------------------------------------------------------------
@@ -422,9 +423,7 @@ class TextGenerationCore(BatchedCore):
     def action_masks(self) -> Tensor | None:
         """(B, V) bool: the tokens that may be written (all but the data's forbidden ids);
         None when every token may."""
-        if self._allowed is None:
-            return None
-        return self._allowed.expand(self.num_envs, -1).clone()
+        return self._allowed  # static: one (B, V) tensor, built once (callers copy it)
 
     def step(self, actions: Tensor, skip: Tensor | None = None) -> StepOutput:
         """Write one token in every row that has not ended; the scheme gives the rewards.

@@ -544,10 +544,15 @@ class RunDir:
     def read_metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_path.is_file():
             return []
-        rows = []
-        for number, line in enumerate(
-            self.metrics_path.read_text(encoding="utf-8").splitlines(), 1
-        ):
+        return self._parse_metrics(self.metrics_path.read_text(encoding="utf-8").splitlines())
+
+    def _parse_metrics(self, lines: list[str], limit: int | None = None) -> list[dict[str, Any]]:
+        """The records of ``lines`` (the first ``limit`` of them: what follows may be a record
+        cut short by a crash, dropped unread); a line that is not JSON names its number."""
+        rows: list[dict[str, Any]] = []
+        for number, line in enumerate(lines, 1):
+            if limit is not None and len(rows) == limit:
+                break
             if not line.strip():
                 continue
             try:
@@ -558,18 +563,9 @@ class RunDir:
 
     def truncate_metrics(self, n_records: int) -> None:
         """Keep the first ``n_records`` records (resuming drops what came after the checkpoint)."""
-        rows: list[dict[str, Any]] = []
         path = self.metrics_path
         lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-        for number, line in enumerate(lines, 1):
-            if len(rows) == n_records:
-                break  # what follows may be a record cut short by a crash: it is dropped unread
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise CheckpointError(f"{self.metrics_path}:{number}: not JSON ({exc})") from exc
+        rows = self._parse_metrics(lines, limit=n_records)
         atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
