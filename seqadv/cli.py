@@ -131,6 +131,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 run.close()
                 _remove_if_unused(run.path, keep_dir=existed)  # a failed start leaves nothing
                 raise
+            if args.data is None:  # --data printed its own estimate with its plan
+                _log_estimate(cfg, trainer.data)
         try:
             final = trainer.fit()
         except KeyboardInterrupt:
@@ -144,6 +146,19 @@ def cmd_train(args: argparse.Namespace) -> int:
             trainer.run.close()
     _print_summary(trainer, final)
     return 0
+
+
+def _log_estimate(cfg: Any, data: Any) -> None:
+    """Price the run on this machine before it starts (a second or two at the presets'
+    sizes); a model the calibration cannot drive gets no estimate, not a failed start."""
+    from seqadv.estimate import describe, estimate_run
+
+    try:
+        seconds, costs = estimate_run(cfg, data)
+    except Exception as exc:  # noqa: BLE001 - an estimate is never worth a failed run
+        log.info("no duration estimate (%s: %s)", type(exc).__name__, exc)
+        return
+    log.info("%s", describe(cfg, costs, seconds))
 
 
 @contextlib.contextmanager

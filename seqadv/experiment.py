@@ -134,9 +134,11 @@ def corpus_source(cfg: DataConfig, base_dir: Path | None = None, vocab: Any = No
             max_sentences=cfg.max_sentences,
         )
         files.append(file_fingerprint(test_path))
-    desc = f"corpus {train_corpus.stats.summary()}; vocabulary {len(vocab)}"
+    # one line: the readers have logged each file's details (lengths, truncations, <unk>)
+    desc = f"corpus {Path(train_path).name}: {train_corpus.stats.sentences} train"
     if test_corpus is not None:
-        desc += f"; test {test_corpus.stats.summary()}"
+        desc += f" / {test_corpus.stats.sentences} test ({Path(test_path).name})"
+    desc += f" sentences, {cfg.tokenizer} tokens, vocabulary {len(vocab)}, max_len {cfg.max_len}"
     return TextData(
         train=train_corpus.to_tensor(),
         test=test_corpus.to_tensor() if test_corpus is not None else None,

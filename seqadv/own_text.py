@@ -5,7 +5,7 @@ what the COCO preset fixes by hand: ``data.max_len`` (the 95th percentile of sen
 lengths + EOS, clamped to 8..64), a vocabulary cap for large corpora (words seen once go to
 ``<unk>`` when there are more than 5,000 distinct words), discriminator sample sizes and
 ``eval.n_samples`` capped by the number of sentences, and a run name from the file's stem.
-A quick calibration (a few real MLE batches and one sampling pass of the generator, well
+A quick calibration (:mod:`seqadv.estimate`, on sequences of the corpus's lengths, well
 under 2 s) prices one MLE epoch and one adversarial round on this machine, and the number
 of epochs (and rounds) is chosen to fit ``minutes``; ``pretrain.budget_minutes`` and
 ``adversarial.budget_minutes`` are set as a safety net. ``--set`` overrides apply last and
@@ -26,6 +26,7 @@ from seqadv.config import ExperimentConfig, apply_overrides, config_from_dict, c
 from seqadv.data.corpus import read_lines
 from seqadv.data.tokenize import get_tokenizer
 from seqadv.errors import ConfigError, DataError
+from seqadv.estimate import calibrate, estimate_seconds, phase_costs, synthetic_data
 
 __all__ = ["OwnTextPlan", "plan_own_text", "sanitize_name", "RECIPES", "DEFAULT_MINUTES"]
 
@@ -112,119 +113,6 @@ def _recipe_dict(recipe: str) -> dict[str, Any]:
     return data
 
 
-def _calibrate(cfg: ExperimentConfig, vocab_size: int) -> tuple[float, float, float]:
-    """Seconds per MLE batch, per sampled batch of ``pretrain.batch_size`` and per
-    checkpoint (under ~1.5 s).
-
-    Times real Adam steps of the configured generator on random sequences of this length
-    and vocabulary size (one warm-up step first, torch at ``cfg.threads`` threads).
-    """
-    import torch
-
-    from seqadv.data.source import TextData
-    from seqadv.experiment import build_generator
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
-    try:
-        batch, length = cfg.pretrain.batch_size, cfg.data.max_len
-        g = torch.Generator().manual_seed(0)
-        seqs = torch.randint(4, vocab_size, (batch, length), generator=g)
-        data = TextData(
-            train=seqs,
-            test=None,
-            max_len=length,
-            vocab_size=vocab_size,
-            start_id=1,
-            eos_id=2,
-            pad_id=0,
-            forbidden_ids=(0, 1),
-        )
-        gen = build_generator(cfg, data, seed=0)
-        opt = torch.optim.Adam(gen.parameters(), lr=cfg.pretrain.lr)
-
-        def step() -> None:
-            opt.zero_grad()
-            gen.mle_loss(seqs).backward()
-            opt.step()
-
-        step()  # warm-up
-        times = []
-        deadline = time.perf_counter() + 0.8
-        while len(times) < 5 and (not times or time.perf_counter() < deadline):
-            start = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - start)
-        batch_s = sorted(times)[len(times) // 2]
-        import io
-
-        start = time.perf_counter()  # the trainer checkpoints every epoch and round
-        torch.save({"g": gen.state_dict(), "o": opt.state_dict()}, io.BytesIO())
-        save_s = 2 * (time.perf_counter() - start) + 0.003
-        with torch.no_grad():
-            start = time.perf_counter()
-            gen.sample(batch, generator=g)
-            sample_s = time.perf_counter() - start
-        return batch_s, sample_s, save_s
-    except (AttributeError, TypeError, NotImplementedError):
-        return 0.004 * cfg.data.max_len / 20, 0.01 * cfg.data.max_len / 20, 0.01  # a guess
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _costs(
-    cfg: ExperimentConfig,
-    n_train: int,
-    n_test: int,
-    batch_s: float,
-    sample_s: float,
-    save_s: float,
-):
-    """Seconds of one MLE epoch, one evaluation, one adversarial round, discriminator
-    pretraining, from the calibration (per batch of ``pretrain.batch_size``)."""
-    b = cfg.pretrain.batch_size
-    epoch_s = math.ceil(n_train / b) * batch_s + save_s
-    e = cfg.eval
-    # sampling, NLL-test (forward only), BLEU/Self-BLEU (about a sampling pass per batch)
-    eval_s = math.ceil(e.n_samples / b) * sample_s * 2.0 + math.ceil(n_test / b) * batch_s / 3
-    eval_s += 0.2
-    dis = cfg.discriminator
-    dis_round_s = (
-        math.ceil(dis.n_negatives / b) * sample_s
-        + math.ceil((dis.n_negatives + (dis.n_real or n_train)) / b) * batch_s * 0.5
-    )
-    scheme = cfg.env.reward_scheme
-    n_rollouts = int((scheme.kwargs.get("n_rollouts", 16) if scheme else 16) or 1)
-    envs = cfg.env.num_envs / b
-    gen_step_s = envs * (n_rollouts * cfg.data.max_len / 2 * sample_s + sample_s + 2 * batch_s)
-    a = cfg.adversarial
-    round_s = (
-        gen_step_s * a.generator_steps
-        + a.discriminator_rounds * a.discriminator_epochs * dis_round_s
-        + a.mle_steps * batch_s
-        + save_s
-    )
-    dis_pretrain_s = dis.pretrain_rounds * (dis.pretrain_epochs * dis_round_s + save_s)
-    return epoch_s, eval_s, round_s, dis_pretrain_s
-
-
-def _estimate(cfg: ExperimentConfig, costs: tuple[float, ...], load_s: float) -> float:
-    epoch_s, eval_s, round_s, dis_pretrain_s = costs
-    p, a, e = cfg.pretrain, cfg.adversarial, cfg.eval
-    mle = p.epochs * epoch_s
-    if p.budget_minutes is not None:
-        mle = min(mle, 60 * p.budget_minutes + epoch_s)
-    evals = 1 + math.ceil(p.epochs / e.every_epochs)
-    total = load_s + mle + 0.5
-    if a.rounds > 0:
-        adv = a.rounds * round_s
-        if a.budget_minutes is not None:
-            adv = min(adv, 60 * a.budget_minutes + round_s)
-        total += dis_pretrain_s + adv
-        evals += 1 + math.ceil(a.rounds / e.every_rounds)
-    return total + evals * eval_s
-
-
 def _fit(budget_s: float, unit_s: float, eval_s: float) -> int:
     """How many units (epochs, rounds) fit ``budget_s`` with about five evaluations."""
     unit_s = max(unit_s, 1e-4)
@@ -295,9 +183,15 @@ def plan_own_text(
     vocab_size = min(vocab_size, cfg.data.max_vocab or vocab_size)
     covered = sum(1 for n in lengths if n + 1 <= cfg.data.max_len) / n_train
 
-    batch_s, sample_s, save_s = _calibrate(cfg, vocab_size)
-    costs = _costs(cfg, n_train, n_test, batch_s, sample_s, save_s)
-    epoch_s, eval_s, round_s, dis_pretrain_s = costs
+    unit = calibrate(
+        cfg,
+        synthetic_data(lengths, vocab_size, cfg.data.max_len),
+        discriminator=recipe != "mle" or cfg.adversarial.rounds > 0,
+    )
+    costs = phase_costs(cfg, n_train, n_test, unit)
+    epoch_s, eval_s, round_s = costs.epoch_s, costs.eval_s, costs.round_s
+    # one pretraining round (the config so far has the default count of them)
+    dis_round_s = costs.dis_pretrain_s / max(cfg.discriminator.pretrain_rounds, 1)
     budget = 60.0 * minutes
     fixed = load_s + 0.5 + 2 * eval_s  # loading, the first and the last evaluation
     user = _user_keys(overrides)
@@ -312,8 +206,8 @@ def plan_own_text(
     chosen["eval"]["every_epochs"] = max(1, epochs // 5)
     chosen["pretrain"]["budget_minutes"] = round(max(mle_budget, epoch_s) * 1.5 / 60 + 0.05, 3)
     if recipe == "seqgan":
-        dis_rounds = max(1, min(10, int(0.15 * adv_budget / max(dis_pretrain_s, 1e-3))))
-        adv_left = max(adv_budget - dis_rounds * dis_pretrain_s, 0.0)
+        dis_rounds = max(1, min(10, int(0.15 * adv_budget / max(dis_round_s, 1e-3))))
+        adv_left = max(adv_budget - dis_rounds * dis_round_s, 0.0)
         rounds = _fit(adv_left, round_s, eval_s)
         chosen["discriminator"] = {"pretrain_rounds": dis_rounds}
         chosen["adversarial"] = {
@@ -327,8 +221,8 @@ def plan_own_text(
             if f"{section}.{key}" not in user:
                 final[section][key] = value
     cfg = config_from_dict(apply_overrides(final, list(overrides)), where="--data with --set")
-    costs = _costs(cfg, n_train, n_test, batch_s, sample_s, save_s)  # --set may change them
-    estimate = _estimate(cfg, costs, load_s) + (time.perf_counter() - started)
+    costs = phase_costs(cfg, n_train, n_test, unit)  # --set may change them
+    estimate = estimate_seconds(cfg, costs, load_s) + (time.perf_counter() - started)
     info = {
         "sentences": n_train,
         "test_sentences": n_test,
@@ -341,7 +235,7 @@ def plan_own_text(
         "n_negatives": cfg.discriminator.n_negatives,
         "n_real": cfg.discriminator.n_real,
         "epoch_s": epoch_s,
-        "round_s": costs[2],
+        "round_s": costs.round_s,
         "estimate_s": estimate,
     }
     return OwnTextPlan(cfg, _summary(cfg, info, recipe, minutes), estimate, info)

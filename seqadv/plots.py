@@ -31,7 +31,7 @@ def _save(fig: Any, path: str | os.PathLike) -> Path:
     from seqadv.runs import atomic_write_bytes
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=110)  # the constrained layout keeps labels inside
     atomic_write_bytes(path, buf.getvalue())
     return Path(path)
 
@@ -45,6 +45,26 @@ def metric_label(key: str) -> str:
     if name.startswith("nll_"):
         return "NLL-" + name[4:].replace("_", "-")
     return name.replace("_", " ")
+
+
+def _panels(plt: Any, n: int, width: float, height: float) -> tuple[Any, list[Any]]:
+    """A figure of ``n`` panels, at most three a row, laid out so that no tick label,
+    title or legend overlaps a neighbour or the frame."""
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(width * cols, height * rows), squeeze=False, layout="constrained"
+    )
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def _integer_x(ax: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _x(record: dict[str, Any]) -> float:
@@ -78,9 +98,10 @@ def plot_learning_curve(
     if not present:
         return None
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(present), figsize=(4.6 * len(present), 3.8), squeeze=False)
+    fig, axes = _panels(plt, len(present), 4.6, 3.8)
     boundary = next((_x(r) for r in records if r.get("phase") == "adversarial"), None)
-    for ax, key in zip(axes[0], present):
+    end = max((_x(r) for r in records), default=0.0)
+    for ax, key in zip(axes, present):
         pts = [(_x(r), r[key]) for r in records if key in r]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=main_label)
         for label, other in (controls or {}).items():
@@ -91,9 +112,10 @@ def plot_learning_curve(
             if key == "eval/nll_oracle":
                 ax.axhline(value, color="grey", lw=0.8, ls=":")
                 ax.annotate(label, (ax.get_xlim()[0], value), fontsize=7, va="bottom")
-        if boundary is not None:
-            ax.axvline(boundary, color="black", lw=0.8, ls="--")
-            ax.annotate("adversarial ->", (boundary, ax.get_ylim()[1]), fontsize=7, va="top")
+        if boundary is not None:  # the adversarial phase shaded, named in the legend
+            ax.axvspan(boundary, max(end, boundary + 0.5), color="tab:orange", alpha=0.12,
+                       lw=0, label="adversarial phase")
+        _integer_x(ax)
         ax.set_xlabel(xlabel or ("MLE epochs, then adversarial rounds" if boundary is not None else "MLE epochs"))
         ax.set_ylabel(metric_label(key))
         ax.grid(alpha=0.3)
@@ -117,10 +139,11 @@ def plot_series(
     if not present:
         return None
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(present), figsize=(4.5 * len(present), 3.6), squeeze=False)
-    for ax, key in zip(axes[0], present):
+    fig, axes = _panels(plt, len(present), 4.2, 3.2)
+    for ax, key in zip(axes, present):
         pts = [(_x(r), r[key]) for r in records if key in r]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".")
+        _integer_x(ax)
         ax.set_title(key, fontsize=9)
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)

@@ -167,10 +167,11 @@ def eta(
         budget_left = max(60.0 * budget_minutes - spent_s, 0.0)
         if budget_left < left:
             left, note = budget_left, " (budget)"
-    return f"ETA {_duration(left)}{note}"
+    return f"ETA {format_duration(left)}{note}"
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """"45s", "3m20s", "2h05m"."""
     seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds}s"

@@ -35,6 +35,7 @@ LAYERS = {
     "seqadv.evaluation": 6,
     "seqadv.recipe": 6,
     "seqadv.own_text": 6,
+    "seqadv.estimate": 6,
     "seqadv.plots": 6,
     "seqadv.adversarial": 7,
     "seqadv.cli": 8,
