@@ -102,6 +102,8 @@ class AdversarialTrainer:
         self.cfg = cfg
         self.seed: int = cfg.seed
         self.run = run
+        #: estimated seconds of everything after the MLE phase (for the whole run's ETA)
+        self.later_phases_s: float | None = None
         torch.set_num_threads(cfg.threads)
         self.data: TextData = named("data.source", lambda: build_data(cfg.data, base_dir, vocab))
         self.data_fingerprint = data_fingerprint(self.data)
@@ -482,6 +484,7 @@ class AdversarialTrainer:
                     done_units=epoch,
                     total_units=epochs,
                     budget_minutes=cfg.pretrain.budget_minutes,
+                    later_s=self.later_phases_s,
                 ),
             )
             if epoch % cfg.eval.every_epochs == 0 or epoch == epochs:

@@ -131,8 +131,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 run.close()
                 _remove_if_unused(run.path, keep_dir=existed)  # a failed start leaves nothing
                 raise
-            if args.data is None:  # --data printed its own estimate with its plan
-                _log_estimate(cfg, trainer.data)
+            _log_estimate(trainer, log_it=args.data is None)  # --data printed its own
         try:
             final = trainer.fit()
         except KeyboardInterrupt:
@@ -148,17 +147,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _log_estimate(cfg: Any, data: Any) -> None:
+def _log_estimate(trainer: Any, log_it: bool = True) -> None:
     """Price the run on this machine before it starts (a second or two at the presets'
-    sizes); a model the calibration cannot drive gets no estimate, not a failed start."""
-    from seqadv.estimate import describe, estimate_run
+    sizes) and give the trainer the later phases' share, for the whole run's ETA; a model
+    the calibration cannot drive gets no estimate, not a failed start."""
+    from seqadv.estimate import after_mle_seconds, describe, estimate_run
 
+    cfg = trainer.cfg
     try:
-        seconds, costs = estimate_run(cfg, data)
+        seconds, costs = estimate_run(cfg, trainer.data)
     except Exception as exc:  # noqa: BLE001 - an estimate is never worth a failed run
         log.info("no duration estimate (%s: %s)", type(exc).__name__, exc)
         return
-    log.info("%s", describe(cfg, costs, seconds))
+    trainer.later_phases_s = after_mle_seconds(cfg, costs)
+    if log_it:
+        log.info("%s", describe(cfg, costs, seconds))
 
 
 @contextlib.contextmanager

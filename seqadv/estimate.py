@@ -20,6 +20,7 @@ calibration takes well under two seconds at the presets' sizes.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import random
@@ -43,6 +44,7 @@ __all__ = [
     "synthetic_data",
     "rollouts_per_step",
     "estimate_run",
+    "after_mle_seconds",
     "describe",
 ]
 
@@ -247,6 +249,14 @@ def estimate_seconds(cfg: ExperimentConfig, costs: PhaseCosts, load_s: float = 0
         total += costs.dis_pretrain_s + adv
         evals += 1 + math.ceil(a.rounds / max(e.every_rounds, 1))
     return total + evals * costs.eval_s
+
+
+def after_mle_seconds(cfg: ExperimentConfig, costs: PhaseCosts) -> float:
+    """The estimated seconds of the run after its MLE phase (0 for an MLE-only run)."""
+    if cfg.adversarial.rounds <= 0:
+        return 0.0
+    mle_only = dataclasses.replace(cfg, adversarial=dataclasses.replace(cfg.adversarial, rounds=0))
+    return estimate_seconds(cfg, costs) - estimate_seconds(mle_only, costs)
 
 
 def describe(cfg: ExperimentConfig, costs: PhaseCosts, seconds: float) -> str:

@@ -157,17 +157,24 @@ def cpu_model() -> str:
 
 # -- progress --------------------------------------------------------------------------------
 def eta(
-    spent_s: float, done_units: int, total_units: int, budget_minutes: float | None = None
+    spent_s: float,
+    done_units: int,
+    total_units: int,
+    budget_minutes: float | None = None,
+    later_s: float | None = None,
 ) -> str:
     """"ETA 3m20s" for a phase that took ``spent_s`` for ``done_units`` of ``total_units``
-    (the mean so far times what is left), capped by a training-time budget."""
+    (the mean so far times what is left), capped by a training-time budget; with
+    ``later_s`` (the estimated seconds of the phases after this one), the whole run's ETA
+    too: "ETA 3m20s; run 5m10s"."""
     left = spent_s / max(done_units, 1) * max(total_units - done_units, 0)
     note = ""
     if budget_minutes is not None:
         budget_left = max(60.0 * budget_minutes - spent_s, 0.0)
         if budget_left < left:
             left, note = budget_left, " (budget)"
-    return f"ETA {format_duration(left)}{note}"
+    run = f"; run {format_duration(left + later_s)}" if later_s else ""
+    return f"ETA {format_duration(left)}{note}{run}"
 
 
 def format_duration(seconds: float) -> str:

@@ -90,3 +90,14 @@ def test_a_preset_run_logs_its_estimate_before_it_starts(tmp_path, capsys):
     first_epoch = next(i for i, m in enumerate(lines) if m.startswith("MLE epoch 1"))
     assert at < first_epoch
     assert "calibrated on this machine" in lines[at]
+
+
+def test_after_mle_is_the_adversarial_share():
+    from seqadv.estimate import after_mle_seconds
+
+    costs = phase_costs(tiny(["adversarial.rounds=4"]), 640, 100, UNIT)
+    assert after_mle_seconds(tiny(["adversarial.rounds=0"]), costs) == 0.0
+    four = after_mle_seconds(tiny(["adversarial.rounds=4", "eval.every_rounds=1"]), costs)
+    eight = after_mle_seconds(tiny(["adversarial.rounds=8", "eval.every_rounds=1"]), costs)
+    assert math.isclose(eight - four, 4 * (costs.round_s + costs.eval_s))
+    assert four > costs.dis_pretrain_s

@@ -349,3 +349,4 @@ def test_eta_is_the_mean_so_far_times_what_is_left_capped_by_the_budget():
     assert eta(120.0, 1, 100, budget_minutes=3) == "ETA 1m00s (budget)"
     assert eta(7200.0, 1, 3) == "ETA 4h00m"
     assert eta(5.0, 5, 5) == "ETA 0s"
+    assert eta(10.0, 2, 10, later_s=80.0) == "ETA 40s; run 2m00s"  # the whole run too
