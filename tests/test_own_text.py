@@ -66,7 +66,9 @@ def test_readme_command_trains_within_its_estimate(tmp_path, capsys):
     assert match, err
     assert "covers" in err and "vocabulary:" in err and "MLE epochs:" in err
     estimate = float(match.group(1))
-    assert elapsed <= 2 * estimate + 5, (elapsed, estimate)
+    # within the estimate, with room for a loaded CI machine (quiet here: 9.5-12.4 s
+    # against estimates of 11.2-11.7 s)
+    assert elapsed <= 1.5 * estimate + 2, (elapsed, estimate)
     records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x]
     assert records
     bleu = [r for r in records if "eval/bleu2" in r]
