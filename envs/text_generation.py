@@ -44,6 +44,11 @@ __all__ = [
 
 log = logging.getLogger("seqadv")
 
+#: how rollouts are scored: through the shared-prefix path where offered, or row by row
+SCORING_MODES = ("fast", "plain")
+#: the discriminator's arithmetic when it scores
+SCORE_PRECISIONS = ("fp32", "bf16")
+
 _DOC = """
     ## Description
 
@@ -113,6 +118,13 @@ _DOC = """
       generator).
     - ``n_rollouts``: shorthand for the Monte-Carlo schemes' ``n_rollouts`` (their default:
       16); ``n_references`` (``rank`` reward; default 64).
+    - ``scoring``: ``"fast"`` (default) scores a prefix's rollouts through the
+      discriminator's ``logits_shared_prefix`` when it has one (the CNN: windows inside the
+      shared prefix convolved once; equal within float rounding); ``"plain"`` always calls
+      the discriminator on every row.
+    - ``score_precision``: ``"fp32"`` (default) or ``"bf16"`` (the discriminator scores under
+      bfloat16 autocast: faster where the CPU has bf16 units, rewards off by about 1e-2 at
+      most; ``experiments/benchmarks/envs.py`` prints the error).
 
     Pass live objects at ``make`` time: ``gymnasium.make(id, discriminator=D, ...)`` hands
     over the same object, while kwargs given to ``register`` are deep-copied at every make.
@@ -213,6 +225,8 @@ class TextGenerationCore(BatchedCore):
         vocab_size: V of the default data (a seeded oracle; default 16) when ``data`` is
             None; with ``data``, it must equal the data's (ConfigError otherwise).
         max_len: T of the default data (default 8), likewise.
+        scoring: ``"fast"`` or ``"plain"`` (see above).
+        score_precision: ``"fp32"`` or ``"bf16"`` (see above).
 
     Missing ``data``, ``discriminator`` or (for a scheme that needs one) ``rollout_policy``
     are built from fixed seeds, of the data's size: a small self-contained problem (see
@@ -232,7 +246,16 @@ class TextGenerationCore(BatchedCore):
         reward_mode: str | None = None,
         vocab_size: int | None = None,
         max_len: int | None = None,
+        scoring: str = "fast",
+        score_precision: str = "fp32",
     ) -> None:
+        if scoring not in SCORING_MODES:
+            raise ConfigError(f"scoring must be one of {', '.join(SCORING_MODES)}, got {scoring!r}")
+        if score_precision not in SCORE_PRECISIONS:
+            raise ConfigError(
+                f"score_precision must be one of {', '.join(SCORE_PRECISIONS)}, "
+                f"got {score_precision!r}"
+            )
         if num_envs < 1:
             raise ConfigError(f"num_envs must be >= 1, got {num_envs}")
         for arg, value, least in (("vocab_size", vocab_size, 2), ("max_len", max_len, 1)):
@@ -291,6 +314,7 @@ class TextGenerationCore(BatchedCore):
         self._check_components(discriminator, rollout_policy)
         self.rollout_policy = rollout_policy
         self.n_references = n_references
+        self.scoring, self.score_precision = scoring, score_precision
         self.timers = Timers()
         self.rng = torch.Generator().manual_seed(0)
         self.tokens = torch.full((num_envs, self.max_len), self.pad_id, dtype=torch.long)
@@ -375,23 +399,44 @@ class TextGenerationCore(BatchedCore):
             if was_training:
                 module.train(True)
 
-    def score(self, sequences: Tensor, rows: Tensor | None = None) -> Tensor:
+    def _autocast(self) -> Any:
+        """bf16 autocast of the discriminator's scoring when ``score_precision`` says so."""
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.score_precision == "bf16")
+
+    def score(
+        self,
+        sequences: Tensor,
+        rows: Tensor | None = None,
+        shared_prefix: tuple[int, int] | None = None,
+    ) -> Tensor:
         """R(D, sequences): rewards (M,) for sequence-level or (M, T) for token-level D.
 
         The one place where a reward's inputs are assembled. ``rows`` (M,) are the env rows
         the sequences belong to (this family has no per-row context, so they are not read).
+        ``shared_prefix`` (length, group): the rows come in groups of ``group`` sharing
+        their first ``length`` tokens (Monte-Carlo rollouts); with ``scoring="fast"`` a
+        discriminator that offers ``logits_shared_prefix`` scores them through it.
         """
+        shared = (
+            shared_prefix is not None
+            and self.scoring == "fast"
+            and hasattr(self.discriminator, "logits_shared_prefix")
+        )
         with self._eval_mode():
-            with self.timers("discriminator"):
-                logits = self.discriminator(sequences)
+            with self.timers("discriminator"), self._autocast():
+                if shared:
+                    logits = self.discriminator.logits_shared_prefix(sequences, *shared_prefix)
+                else:
+                    logits = self.discriminator(sequences)
+                logits = logits.float()
                 inputs: dict[str, Any] = {"sequences": sequences, "discriminator": self.discriminator}
                 needs = self.reward.needs
                 if "features" in needs:
-                    inputs["features"] = self.discriminator.features(sequences)
+                    inputs["features"] = self.discriminator.features(sequences).float()
                 if "reference_features" in needs or "comparison_features" in needs:
                     refs, comps = self._reference_sets()
-                    inputs["reference_features"] = self.discriminator.features(refs)
-                    inputs["comparison_features"] = self.discriminator.features(comps)
+                    inputs["reference_features"] = self.discriminator.features(refs).float()
+                    inputs["comparison_features"] = self.discriminator.features(comps).float()
             with self.timers("reward"):
                 return self.reward(logits, **inputs).float()
 

@@ -131,6 +131,7 @@ class DiscriminatorConfig:
     n_real: int | None = (
         None  # real sequences per round, drawn afresh (None: all the training data)
     )
+    score_precision: str = "fp32"  # fp32 | bf16: the arithmetic of its scoring of rollouts
 
 
 @dataclass
@@ -202,6 +203,7 @@ class ExperimentConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     keep_samples: int = 200  # generated sequences written to samples/ at each evaluation
     tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard (pip install tensorboard)
+    kernels: str = "auto"  # auto: the fastest exact paths (measured, recorded in the run) | plain
 
 
 # -- conversion ------------------------------------------------------------------------------
@@ -381,6 +383,8 @@ def validate(cfg: ExperimentConfig, where: str = "config") -> None:
     at_least(dis.pretrain_epochs, "discriminator.pretrain_epochs", 1)
     at_least(dis.n_negatives, "discriminator.n_negatives", 1)
     at_least(dis.n_real, "discriminator.n_real", 1, optional=True)
+    choice(dis.score_precision, "discriminator.score_precision", ("fp32", "bf16"))
+    choice(cfg.kernels, "kernels", ("auto", "plain"))
     a = cfg.adversarial
     at_least(a.rounds, "adversarial.rounds", 0)
     at_least(a.generator_steps, "adversarial.generator_steps", 1)

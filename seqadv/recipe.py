@@ -81,6 +81,11 @@ def build_env(
         }
     scheme_name = _as_component(env_kwargs.get("reward_scheme", "terminal"))["name"]
     scheme_class = named("env.reward_scheme", lambda: REWARD_SCHEMES.get(scheme_name))
+    # the scoring options, for the families that take them (non-defaults only)
+    if cfg.kernels == "plain":
+        env_kwargs.setdefault("scoring", "plain")
+    if cfg.discriminator.score_precision != "fp32":
+        env_kwargs.setdefault("score_precision", cfg.discriminator.score_precision)
     rollout_policy = None
     if "rollout_policy" in getattr(scheme_class, "needs", ()):
         rollout_policy = copy.deepcopy(policy).requires_grad_(False)

@@ -182,7 +182,12 @@ def main() -> None:
                 out.append(tokens)
         return plain_rollout_reward(torch.cat(out, 1), g, prob)
 
-    t_ours, r_ours = timed(seqadv_episode, args.repeats)
+    core = mc.core if hasattr(mc, "core") else mc
+    variants = {}
+    for scoring, precision in (("plain", "fp32"), ("fast", "bf16"), ("fast", "fp32")):
+        core.scoring, core.score_precision = scoring, precision  # the default last
+        variants[scoring, precision] = timed(seqadv_episode, args.repeats)
+    t_ours, r_ours = variants["fast", "fp32"]
     timers = dict(mc.timers)
     base_repeats = max(1, args.repeats - 2)
     t_plain, r_plain = timed(lambda: plain_episode(port_prob), base_repeats)
@@ -194,6 +199,23 @@ def main() -> None:
         ],
         f"(b) everything a SeqGAN generator update needs; {torch.get_num_threads()} torch thread(s); "
         f"seqadv median of {args.repeats}, baselines of {base_repeats}",
+    )
+    t_rowwise, r_rowwise = variants["plain", "fp32"]
+    t_bf16, r_bf16 = variants["fast", "bf16"]
+    report(
+        [
+            ("scoring='fast' (shared-prefix windows once) vs 'plain'", t_rowwise, t_ours),
+            ("score_precision='bf16' (with 'fast') vs fp32 'plain'", t_rowwise, t_bf16),
+        ],
+        "(c) the scoring options, same episodes and completions (the generator's draws and "
+        "the rollouts' do not depend on the rewards)",
+    )
+    fast_err = float((r_ours - r_rowwise).abs().max())
+    bf16_err = (r_bf16 - r_rowwise).abs()
+    print(
+        f"    reward error against fp32 'plain': 'fast' max {fast_err:.1e}; "
+        f"bf16 max {float(bf16_err.max()):.4f}, mean {float(bf16_err.mean()):.4f} "
+        f"(rewards are {N}-rollout means of D(x) in [0, 1])"
     )
     sampled = B * N * sum(T - t for t in range(1, T)) + B * T
     print(f"    tokens sampled per episode batch: {sampled:,}")

@@ -16,6 +16,7 @@ each step, so that no completion contains a masked action.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -84,7 +85,8 @@ class MonteCarloRollout:
         policy: the rollout policy.
         n_rollouts: N, completions per prefix (SeqGAN: 16).
         score: maps complete sequences (M, T), and the env rows (M,) they belong to, to
-            rewards (M,).
+            rewards (M,); if it takes a ``shared_prefix`` keyword, it is told
+            ``(length, n_rollouts)``: the rows come in groups sharing ``length`` tokens.
         block_rows: rows of the output layer sampled together.
         timers: optional :class:`Timers`; sampling the completions is timed as
             "rollout/sample" (``score`` times itself).
@@ -109,6 +111,7 @@ class MonteCarloRollout:
         self.block_rows = block_rows
         self.timers = timers if timers is not None else Timers()
         self.next_action_mask = next_action_mask
+        self._shared_prefix_ok: bool | None = None  # whether score takes shared_prefix
 
     @torch.no_grad()
     def estimate(
@@ -150,9 +153,22 @@ class MonteCarloRollout:
                 self._continue_masked(full, length, (*state, last), generator)
         if rows is None:
             rows = torch.arange(batch)
-        scores = self.score(full, rows.repeat_interleave(n))
+        scores = self._score(full, rows.repeat_interleave(n), length, n)
         # rows are (prefix b, rollout k) in row-major order: b * n + k
         return scores.view(batch, n).mean(dim=1)
+
+    def _score(self, full: Tensor, rows: Tensor, length: int, group: int) -> Tensor:
+        """Score the completions, telling a scorer that accepts it that the rows come in
+        groups of ``group`` sharing their first ``length`` tokens."""
+        if self._shared_prefix_ok is None:
+            try:
+                params = inspect.signature(self.score).parameters
+            except (TypeError, ValueError):
+                params = {}
+            self._shared_prefix_ok = "shared_prefix" in params
+        if self._shared_prefix_ok:
+            return self.score(full, rows, shared_prefix=(length, group))
+        return self.score(full, rows)
 
     def _continue_masked(
         self, full: Tensor, length: int, state: Any, generator: torch.Generator | None
