@@ -22,6 +22,7 @@ result.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -43,6 +44,8 @@ from seqadv.data.vocab import Vocab
 from seqadv.errors import CheckpointError, ConfigError
 from seqadv.evaluation import evaluate_policy
 from seqadv.experiment import TextData, build_data, build_generator
+from seqadv.models import kernels
+from seqadv.models.kernels import KernelPlan
 from seqadv.recipe import (
     EXTENDABLE_KEYS,
     build_discriminator,
@@ -83,6 +86,8 @@ class AdversarialTrainer:
         cfg: the experiment config (a missing seed is drawn and recorded).
         run: the run directory to write; None trains without writing files.
         base_dir: where relative data paths of the config are looked up first.
+        kernel_plan: the GEMM kernels to use (a resumed run's recorded plan); default: a
+            fresh plan of ``cfg.kernels`` (``auto`` measures each new shape once per machine).
     """
 
     def __init__(
@@ -92,6 +97,7 @@ class AdversarialTrainer:
         base_dir: Path | None = None,
         command: list[str] | None = None,
         vocab: Any = None,
+        kernel_plan: KernelPlan | None = None,
     ) -> None:
         check_names(cfg)
         resolve_paths(cfg, base_dir)
@@ -105,6 +111,12 @@ class AdversarialTrainer:
         #: estimated seconds of everything after the MLE phase (for the whole run's ETA)
         self.later_phases_s: float | None = None
         torch.set_num_threads(cfg.threads)
+        #: the GEMM kernels and sampler blocks this run uses, measured once per machine
+        #: (recorded in every checkpoint and in kernels.json; reused on resume and by eval)
+        self.kernel_plan = kernel_plan or KernelPlan(
+            mode="plain" if cfg.kernels == "plain" else "auto"
+        )
+        kernels.set_plan(self.kernel_plan)
         self.data: TextData = named("data.source", lambda: build_data(cfg.data, base_dir, vocab))
         self.data_fingerprint = data_fingerprint(self.data)
         log.info("data: %s", self.data.description)
@@ -218,7 +230,6 @@ class AdversarialTrainer:
     def _write_run_files(self) -> None:
         assert self.run is not None
         self.run.write_text("config.yaml", dump_config(self.cfg))
-        import json
 
         self.run.write_text(
             "versions.json", json.dumps(versions(self.cfg.threads), indent=2) + "\n"
@@ -275,6 +286,7 @@ class AdversarialTrainer:
             "vocab": self.data.vocab.itos if self.data.vocab is not None else None,
             "data": self.data_fingerprint,
             "versions": versions(self.cfg.threads),
+            "kernel_plan": self.kernel_plan.to_dict(),
         }
 
     def _adversarial_state(self) -> dict[str, Any] | None:
@@ -293,7 +305,9 @@ class AdversarialTrainer:
         if self.run is None:
             return None
         path = self.run.path / "checkpoints" / name
-        save_checkpoint(path, self.checkpoint_state())
+        state = self.checkpoint_state()
+        save_checkpoint(path, state)
+        self.run.write_text("kernels.json", json.dumps(state["kernel_plan"], indent=1) + "\n")
         return path
 
     def load_state(
@@ -317,6 +331,13 @@ class AdversarialTrainer:
         changed = check_same_data(ckpt.get("data"), self.data_fingerprint, where, allow_changed_data)
         for problem in changed:
             log.warning("resuming on changed data (--allow-changed-data): %s", problem)
+        try:
+            plan = kernels.stored_plan(ckpt.get("kernel_plan"), self.cfg.kernels, where)
+        except ValueError as exc:
+            raise CheckpointError(str(exc)) from None
+        if plan.to_dict() != self.kernel_plan.to_dict():
+            self.kernel_plan = plan
+        kernels.set_plan(self.kernel_plan)
         self.generator.load_state_dict(ckpt["generator"])
         self.mle.load_state_dict(ckpt["mle"])
         for key, state in ckpt["rngs"].items():
@@ -384,7 +405,11 @@ class AdversarialTrainer:
                 cfg = extended_config(cfg, ckpt, list(extend), where)
             stored = ckpt.get("vocab") if allow_changed_data else None
             vocab = Vocab(stored) if stored else None
-            trainer = cls(cfg, run=None, command=command, vocab=vocab)
+            try:  # the run's own kernels from the start (the smoke check runs GEMMs too)
+                plan = kernels.stored_plan(ckpt.get("kernel_plan"), cfg.kernels, where)
+            except ValueError as exc:
+                raise CheckpointError(str(exc)) from None
+            trainer = cls(cfg, run=None, command=command, vocab=vocab, kernel_plan=plan)
             check_same_data(  # before anything is written into the run
                 ckpt.get("data"), trainer.data_fingerprint, ckpt["path"], allow_changed_data
             )

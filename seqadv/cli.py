@@ -247,6 +247,13 @@ def _load_generator(ckpt: dict[str, Any]):
             "built-in 'lstm' generator from its spec only (load other policies in Python: "
             "build them through GENERATORS and load_state_dict(checkpoint['generator']))"
         )
+    from seqadv.models import kernels
+
+    plan_mode = (ckpt.get("config") or {}).get("kernels", "auto")
+    try:  # the run's own kernels, so that eval and sample reproduce its bits
+        kernels.set_plan(kernels.stored_plan(ckpt.get("kernel_plan"), plan_mode, ckpt["path"]))
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
     gen = LSTMGenerator.from_spec(ckpt["generator_spec"])
     gen.load_state_dict(ckpt["generator"])
     gen.eval()

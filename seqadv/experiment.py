@@ -58,11 +58,16 @@ def build_data(cfg: DataConfig, base: Path | None = None, vocab: Any = None) -> 
     """Load or sample the real data that ``cfg`` describes (through DATA_SOURCES).
 
     ``vocab``: a vocabulary to encode with (a resumed run's own), for sources that take one.
+    Data are made with the plain kernels, so that an oracle's samples are the same on every
+    machine whatever a run's kernel plan.
     """
+    from seqadv.models import kernels
+
     kwargs = dict(cfg.kwargs)
     if vocab is not None:
         kwargs["vocab"] = vocab
-    return DATA_SOURCES.make(cfg.source, cfg=cfg, base_dir=base, **kwargs)
+    with kernels.use_plan(kernels.KernelPlan.plain()):
+        return DATA_SOURCES.make(cfg.source, cfg=cfg, base_dir=base, **kwargs)
 
 
 @register_data_source("oracle", summary="samples of the synthetic oracle LSTM (seeded or .npz)")

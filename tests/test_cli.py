@@ -27,15 +27,6 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "experiments" / "mle_oracle_tiny.yaml"
 
 
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """main() configures the "seqadv" logger; give later tests the logger they expect."""
-    logger = logging.getLogger("seqadv")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
-
-
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()

@@ -3,7 +3,6 @@ dotted ``rewards_here:fn`` from the working directory (no PYTHONPATH needed)."""
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -25,15 +24,6 @@ REWARD_SOURCE = (
     "    CALLS.append(1)\n"
     "    return torch.sigmoid(logits)\n"
 )
-
-
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """main() configures the "seqadv" logger; give later tests the logger they expect."""
-    logger = logging.getLogger("seqadv")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 @pytest.fixture

@@ -61,6 +61,7 @@ def compare(golden: list[dict], got: list[dict]) -> list[str]:
 def test_tiny_presets_reproduce_their_goldens(name, tmp_path, capsys, request):
     preset, overrides = RUNS[name]
     args = ["train", str(REPO / "experiments" / f"{preset}.yaml"), "--set", "seed=0"]
+    args += ["--set", "kernels=plain"]  # measured kernels may differ by machine in the last bits
     if "coco" in preset:
         shared = request.getfixturevalue("shared_data")  # skips when the shared data are absent
         args += ["--set", f"data.train_path={shared / 'coco' / 'train.txt'}"]

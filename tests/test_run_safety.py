@@ -46,15 +46,6 @@ TINY = REPO / "experiments" / "mle_oracle_tiny.yaml"
 PLUGIN = "seqadv_plugin"
 
 
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """main() configures the "seqadv" logger; give later tests the logger they expect."""
-    logger = logging.getLogger("seqadv")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     """A finished tiny run (2 epochs), trained once through the command line; copied per test."""

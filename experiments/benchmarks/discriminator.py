@@ -31,14 +31,20 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import gemm_rates  # noqa: E402
+
 from seqadv.algorithms.discriminator import default_optimizer, train_discriminator
+from seqadv.models import kernels
 from seqadv.models.discriminator import (
     SEQGAN_FILTER_SIZES,
     SEQGAN_NUM_FILTERS,
@@ -126,15 +132,6 @@ def scoring_rate(model: nn.Module, sequences: torch.Tensor, batch: int = 1024) -
     return len(sequences) / seconds
 
 
-def sgemm_rate() -> float:
-    """This core's matrix-multiply rate at the highway's shape, in GMAC/s (best of 5)."""
-    size = sum(SEQGAN_NUM_FILTERS)
-    a, b = torch.randn(BATCH, size), torch.randn(size, 2 * size)
-    a @ b
-    best = min(timed(lambda: a @ b) for _ in range(5))
-    return BATCH * size * 2 * size / best / 1e9
-
-
 def macs_per_sequence() -> tuple[float, float]:
     """(conv, highway) multiply-accumulates of one sequence's forward pass."""
     conv = sum(
@@ -151,12 +148,15 @@ def main() -> None:
     parser.add_argument("--sequences", type=int, default=20000, help="real + fake per epoch")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--score-sequences", type=int, default=10240, help="scored per run")
+    parser.add_argument("--kernels", choices=("auto", "plain"), default="auto")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
+    kernels.set_plan(kernels.KernelPlan(mode=args.kernels))
     print(f"machine: {platform.platform()}; CPU: {cpu_model()}; python {platform.python_version()}")
     print(f"torch {torch.__version__}, threads: {torch.get_num_threads()}")
     print(f"load average at start (other processes share the cores): {os.getloadavg()}")
+    rates = gemm_rates()
     print(
         f"setting: V={VOCAB}, T={LENGTH}, batch {BATCH}, {args.sequences} sequences per epoch, "
         f"SeqGAN CNN (embedding {EMBED}, {sum(SEQGAN_NUM_FILTERS)} filters, highway), "
@@ -231,14 +231,16 @@ def main() -> None:
     print(f"  seqadv   {ours_rate:9.0f}   speed-up {ours_rate / base_rate:.2f}x")
 
     conv, highway = macs_per_sequence()
-    rate = sgemm_rate()
-    train_macs = 3 * (conv + highway) * args.sequences
+    conv_rate, highway_rate = rates["dis/conv5/16384"]["used"], rates["dis/highway/1024"]["used"]
+    floor = 3 * (conv / conv_rate + highway / highway_rate) * args.sequences
     print("\nwhere the time goes (per sequence, forward):")
     print(f"  convolutions {conv / 1e6:.2f} M MAC, highway {highway / 1e6:.2f} M MAC")
     print(
-        f"  training = forward + two backward products = {train_macs / 1e9:.0f} G MAC per epoch;"
-        f" at this core's sgemm rate ({rate:.1f} GMAC/s) that is >= {train_macs / rate / 1e9:.1f}"
-        f" s of matrix multiplies alone"
+        f"  training = forward + two backward products = "
+        f"{3 * (conv + highway) * args.sequences / 1e9:.0f} G MAC per epoch; at the rates of the "
+        f"kernels used (convolutions {2 * conv_rate / 1e9:.0f}, highway "
+        f"{2 * highway_rate / 1e9:.0f} GFLOP/s, measured above) that is >= {floor:.1f} s of "
+        f"matrix multiplies alone (the floor)"
     )
     print(f"load average at end: {os.getloadavg()}")
 

@@ -12,6 +12,10 @@
     rollouts but scores with seqadv's CNN, to show what the rollouts alone gain.
 
     python experiments/benchmarks/envs.py [--threads 1] [--batch 64] [--rollouts 16]
+        [--kernels auto|plain]
+
+``--kernels auto`` (the default, as in a run) uses the kernels measured fastest on this machine
+(seqadv.models.kernels); ``plain`` pins MKL's. The GEMM rates of every kernel are printed first.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine_line, report, setup_threads, timed  # noqa: E402
+from common import gemm_rates, machine_line, report, setup_threads, timed  # noqa: E402
 
 
 def main() -> None:
@@ -35,8 +39,12 @@ def main() -> None:
     parser.add_argument("--rollouts", type=int, default=16)
     parser.add_argument("--episodes", type=int, default=20, help="(a): episodes per side")
     parser.add_argument("--repeats", type=int, default=3, help="(b): median of this many")
+    parser.add_argument("--kernels", choices=("auto", "plain"), default="auto")
     args = parser.parse_args()
     setup_threads(args.threads)
+    from seqadv.models import kernels
+
+    kernels.set_plan(kernels.KernelPlan(mode=args.kernels))
 
     import numpy as np
     import torch
@@ -48,6 +56,7 @@ def main() -> None:
     from seqadv.models.oracle import OracleLSTM
 
     print(machine_line())
+    rates = gemm_rates()
     B, V, T, N = args.batch, args.vocab, args.length, args.rollouts
     print(
         f"B={B}, V={V}, T={T}, N={N}; LSTM 32/32 generator and rollout policy; SeqGAN CNN discriminator"
@@ -230,36 +239,30 @@ def main() -> None:
         "(same policy and discriminator, different random draws)"
     )
     scored = B * N * (T - 1) + B
-    macs = cnn_macs_per_sequence(disc, T) * scored
-    rate = matmul_rate()
-    floor = macs / rate
+    conv_macs, highway_macs = cnn_macs_per_sequence(disc, T)
+    conv_rate, highway_rate = rates["dis/conv5/16384"]["used"], rates["dis/highway/1024"]["used"]
+    floor = scored * (conv_macs / conv_rate + highway_macs / highway_rate)
     print(
-        f"    the discriminator's floor: {scored:,} sequences scored x "
-        f"{macs / scored / 1e6:.1f}M multiply-adds (convolutions + highway) = {macs / 1e9:.0f}G; "
-        f"at this thread's fp32 matmul rate ({rate / 1e9:.0f}G/s, measured now) that is "
-        f"{floor:.2f} s, so no exact fp32 scoring of these rollouts beats "
-        f"{t_plain / (floor + timers.get('rollout/sample', 0.0)):.1f}x "
-        "with seqadv's sampling time added"
+        f"    the discriminator's floor: {scored:,} sequences scored row by row x "
+        f"{(conv_macs + highway_macs) / 1e6:.1f}M multiply-adds (convolutions "
+        f"{conv_macs / 1e6:.1f}M at {2 * conv_rate / 1e9:.0f} GFLOP/s + highway "
+        f"{highway_macs / 1e6:.1f}M at {2 * highway_rate / 1e9:.0f} GFLOP/s, the rates of the "
+        f"kernels used, measured above) = {floor:.2f} s; with seqadv's sampling time added, "
+        f"no exact fp32 row-by-row scoring beats "
+        f"{t_plain / (floor + timers.get('rollout/sample', 0.0)):.1f}x against this baseline "
+        f"(scoring='fast' does fewer multiply-adds: {t_ours:.2f} s here)"
     )
 
 
-def cnn_macs_per_sequence(disc, length: int) -> int:
-    """Multiply-adds of one CNNDiscriminator forward pass of one sequence of ``length``."""
+def cnn_macs_per_sequence(disc, length: int) -> tuple[int, int]:
+    """Multiply-adds of one CNNDiscriminator forward pass of one sequence of ``length``:
+    (convolutions, highway and output)."""
     conv = sum(
         disc.embedding_dim * f * n * (length - f + 1)
         for f, n in zip(disc.filter_sizes, disc.num_filters, strict=True)
     )
     features = disc.feature_dim
-    return conv + features * 2 * features + features
-
-
-def matmul_rate(rows: int = 8192, inner: int = 640, cols: int = 200, repeats: int = 5) -> float:
-    """Multiply-adds per second of an fp32 matrix multiply of the CNN's shape, median."""
-    import torch
-
-    a, b = torch.randn(rows, inner), torch.randn(inner, cols)
-    seconds, _ = timed(lambda: torch.mm(a, b), repeats, warmup=1)
-    return rows * inner * cols / seconds
+    return conv, features * 2 * features + features
 
 
 if __name__ == "__main__":

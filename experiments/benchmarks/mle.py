@@ -7,6 +7,9 @@ log-softmax per batch of 64. Both run in the same process on the same data, one 
 other, with the same number of torch threads.
 
     python experiments/benchmarks/mle.py [--threads 1] [--repeats 3] [--oracle PATH.npz]
+        [--kernels auto|plain]
+
+seqadv runs with the kernels a run would use (``--kernels auto``: measured per machine).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine_line, report, setup_threads, timed  # noqa: E402
+from common import gemm_rates, machine_line, report, setup_threads, timed  # noqa: E402
 
 
 def main() -> None:
@@ -26,8 +29,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="median of this many runs")
     parser.add_argument("--n", type=int, default=10_000, help="sequences per unit of work")
     parser.add_argument("--oracle", default=None, help="oracle .npz (default: seeded oracle)")
+    parser.add_argument("--kernels", choices=("auto", "plain"), default="auto")
     args = parser.parse_args()
     setup_threads(args.threads)
+    from seqadv.models import kernels
+
+    kernels.set_plan(kernels.KernelPlan(mode=args.kernels))
 
     import torch
     import torch.nn.functional as F
@@ -38,6 +45,7 @@ def main() -> None:
     from seqadv.models.oracle import load_oracle
 
     print(machine_line())
+    gemm_rates()
     oracle = load_oracle(args.oracle, seed=0)
     print(f"oracle: {oracle.source}; V={oracle.vocab_size}, T={oracle.max_len}, n={args.n}")
     data = oracle.sample(args.n, generator=torch.Generator().manual_seed(1))

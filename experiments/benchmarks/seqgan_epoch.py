@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine_line, setup_threads  # noqa: E402
+from common import gemm_rates, machine_line, setup_threads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +49,7 @@ def main() -> None:
     print(machine_line())
     print(f"preset: {args.config} ({' '.join(args.set) or 'as written'})")
     trainer = AdversarialTrainer(cfg, base_dir=Path(args.config).resolve().parent)
+    gemm_rates()  # with the run's kernel plan (kernels: auto measures, --set kernels=plain pins)
     trainer.state["phase"] = "adversarial"
     trainer.records.append({"phase": "adversarial", "note": "skip the round-0 evaluation"})
 

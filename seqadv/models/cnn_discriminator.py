@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from seqadv.models import kernels
 from seqadv.models.discriminator_base import Discriminator, positive_int
 
 __all__ = ["CNNDiscriminator", "Highway", "SEQGAN_FILTER_SIZES", "SEQGAN_NUM_FILTERS"]
@@ -20,7 +21,6 @@ logger = logging.getLogger("seqadv")
 #: SeqGAN's filter widths and filter counts (LantaoYu/SeqGAN, sequence_gan.py).
 SEQGAN_FILTER_SIZES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
 SEQGAN_NUM_FILTERS: tuple[int, ...] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
-
 
 
 # ------------------------------------------------------------------------------------------
@@ -51,7 +51,9 @@ class Highway(nn.Module):
 
     def forward(self, h: Tensor) -> Tensor:
         """Map (B, F) to (B, F)."""
-        gate, transform = self.proj(h).split(self.size, dim=-1)
+        gate, transform = kernels.linear("dis/highway", h, self.proj.weight, self.proj.bias).split(
+            self.size, dim=-1
+        )
         t = torch.sigmoid(gate)
         return torch.addcmul(h, t, F.relu(transform) - h)
 
@@ -108,7 +110,11 @@ class _ConvMaxPool(torch.autograd.Function):
         for weight in weights:
             n_filters, size = weight.shape[0], weight.shape[1] * dim
             positions = length - weight.shape[1] + 1
-            conv = torch.mm(windows[: positions * batch, :size], weight.view(n_filters, size).t())
+            conv = kernels.linear(
+                f"dis/conv{weight.shape[1]}",
+                windows[: positions * batch, :size],
+                weight.view(n_filters, size),
+            )
             convs.append(conv)
             maxima.append(conv.view(positions, batch, n_filters).amax(dim=0))
         maximum = torch.cat(maxima, dim=1)
@@ -141,7 +147,10 @@ class _ConvMaxPool(torch.autograd.Function):
             grad_conv.mul_(g / grad_conv.sum(dim=0))
             grad_conv = grad_conv.view(positions * batch, n_filters)
             rows = windows[: positions * batch, :size]
-            grad_weights.append(torch.mm(grad_conv.t(), rows).view_as(weight))
+            grad_weight = kernels.linear(
+                f"dis/conv{weight.shape[1]}-grad-w", grad_conv.t(), rows.t()
+            )
+            grad_weights.append(grad_weight.view_as(weight))
             grad_biases.append(g.sum(0))
             if grad_windows is not None:
                 grad_windows[: positions * batch, :size].addmm_(
@@ -344,16 +353,17 @@ class CNNDiscriminator(Discriminator):
         maxima = []
         for weight in self.conv_weights:
             n_filters, width = weight.shape[0], weight.shape[1]
-            flat = weight.view(n_filters, width * dim).t()
+            flat = weight.view(n_filters, width * dim)
+            op = f"dis/conv{width}"
             lo, hi = max(0, length - width + 1) - start, span - width - start  # tail positions
             if hi >= lo:
-                conv = torch.mm(tail[lo * rows : (hi + 1) * rows, : width * dim], flat)
+                conv = kernels.linear(op, tail[lo * rows : (hi + 1) * rows, : width * dim], flat)
                 best = conv.view(hi - lo + 1, rows, n_filters).amax(dim=0)
             else:
                 best = None
             inside = length - width + 1  # windows wholly inside the prefix
             if head is not None and inside > 0:
-                shared = torch.mm(head[: inside * groups, : width * dim], flat)
+                shared = kernels.linear(op, head[: inside * groups, : width * dim], flat)
                 shared = shared.view(inside, groups, n_filters).amax(dim=0)
                 shared = shared.repeat_interleave(group, dim=0)
                 best = shared if best is None else torch.maximum(best, shared)

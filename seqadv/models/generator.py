@@ -22,9 +22,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from seqadv.models import kernels
 from seqadv.models.policy import masked_log_softmax
 from seqadv.models.projected_ce import projected_cross_entropy, projected_nll
-from seqadv.models.sampling import DEFAULT_BLOCK_ROWS, sample_logits, sample_projected
+from seqadv.models.sampling import sample_logits, sample_projected
 
 __all__ = ["LSTMGenerator", "GeneratorSpec", "LSTMState", "PolicyState", "lstm_policy"]
 
@@ -129,7 +130,7 @@ class LSTMGenerator(nn.Module):
 
     def project(self, hidden: Tensor) -> Tensor:
         """Logits (..., V) of hidden outputs (..., H), forbidden tokens at -inf."""
-        return torch.nn.functional.linear(hidden, self.output.weight, self.output_bias())
+        return kernels.linear("gen/output", hidden, self.output.weight, self.output_bias())
 
     # -- conveniences -----------------------------------------------------------------------
     @property
@@ -200,7 +201,7 @@ class LSTMGenerator(nn.Module):
         hidden: Tensor,
         generator: torch.Generator | None = None,
         temperature: float = 1.0,
-        block_rows: int = DEFAULT_BLOCK_ROWS,
+        block_rows: int | None = None,
         uniforms: Tensor | None = None,
     ) -> Tensor:
         """Draw the next token (B,) from hidden outputs (B, H), block by block (``uniforms``:
@@ -405,7 +406,7 @@ class LSTMGenerator(nn.Module):
         generator: torch.Generator | None = None,
         temperature: float = 1.0,
         batch_size: int = 10_000,
-        block_rows: int = DEFAULT_BLOCK_ROWS,
+        block_rows: int | None = None,
         row_stable: bool = False,
     ) -> Tensor:
         """Sample ``n`` sequences (n, T) from the model.
@@ -457,7 +458,7 @@ class LSTMGenerator(nn.Module):
         steps: int,
         generator: torch.Generator | None = None,
         temperature: float = 1.0,
-        block_rows: int = DEFAULT_BLOCK_ROWS,
+        block_rows: int | None = None,
         finished: Tensor | None = None,
         uniforms: Tensor | None = None,
     ) -> Tensor:

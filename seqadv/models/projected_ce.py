@@ -15,6 +15,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from seqadv.models import kernels
+
 __all__ = ["projected_cross_entropy", "projected_nll"]
 
 DEFAULT_BLOCK = 128
@@ -22,7 +24,10 @@ DEFAULT_BLOCK = 128
 
 def _block_probs(hidden: Tensor, weight_t: Tensor, bias: Tensor, out: Tensor) -> Tensor:
     """Softmax of ``hidden @ weight_t + bias`` written into ``out``; returns log-normalizers."""
-    torch.addmm(bias, hidden, weight_t, out=out)
+    if kernels.active_plan().mode == "plain":
+        torch.addmm(bias, hidden, weight_t, out=out)
+    else:
+        out.copy_(kernels.linear("gen/output", hidden, weight_t.t(), bias))
     top = out.amax(dim=1, keepdim=True)
     out.sub_(top).exp_()
     total = out.sum(dim=1, keepdim=True)
@@ -60,8 +65,17 @@ class _ProjectedCrossEntropy(torch.autograd.Function):
         # dL/dlogits = (softmax - onehot) * dL/dloss, built in place in the saved buffer.
         probs[torch.arange(probs.shape[0]), targets] -= 1.0
         probs.mul_(grad_losses[:, None])
-        grad_h = probs @ weight if ctx.needs_input_grad[0] else None
-        grad_w = probs.t() @ hidden if ctx.needs_input_grad[1] else None
+        # probs @ W and probs^T @ h, by the kernel plan (F.linear(x, A) is x @ A^T)
+        grad_h = (
+            kernels.linear("gen/output-grad-h", probs, weight.t())
+            if ctx.needs_input_grad[0]
+            else None
+        )
+        grad_w = (
+            kernels.linear("gen/output-grad-w", probs.t(), hidden.t())
+            if ctx.needs_input_grad[1]
+            else None
+        )
         grad_b = probs.sum(dim=0) if ctx.needs_input_grad[2] else None
         return grad_h, grad_w, grad_b, None, None
 
@@ -92,9 +106,8 @@ def projected_nll(
     """Per-row negative log-likelihood (M,) without a graph and without keeping (M, V)."""
     rows = hidden.shape[0]
     out = torch.empty(rows, dtype=hidden.dtype, device=hidden.device)
-    weight_t = weight.t()
     for s in range(0, rows, block):
-        logits = torch.addmm(bias, hidden[s : s + block], weight_t)
+        logits = kernels.linear("gen/output", hidden[s : s + block], weight, bias)
         picked = logits.gather(1, targets[s : s + block, None]).squeeze(1)
         top = logits.amax(dim=1, keepdim=True)
         lse = logits.sub_(top).exp_().sum(dim=1).log_() + top.squeeze(1)

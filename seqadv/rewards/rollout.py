@@ -87,7 +87,7 @@ class MonteCarloRollout:
         score: maps complete sequences (M, T), and the env rows (M,) they belong to, to
             rewards (M,); if it takes a ``shared_prefix`` keyword, it is told
             ``(length, n_rollouts)``: the rows come in groups sharing ``length`` tokens.
-        block_rows: rows of the output layer sampled together.
+        block_rows: rows of the output layer sampled together (None: the kernel plan's).
         timers: optional :class:`Timers`; sampling the completions is timed as
             "rollout/sample" (``score`` times itself).
         next_action_mask: optional rule ``(prefixes (M, T), length) -> (M, V)`` bool, the
@@ -99,7 +99,7 @@ class MonteCarloRollout:
         policy: RolloutPolicy,
         n_rollouts: int,
         score: Callable[[Tensor, Tensor], Tensor],
-        block_rows: int = 64,
+        block_rows: int | None = None,
         timers: Timers | None = None,
         next_action_mask: Callable[[Tensor, int], Tensor] | None = None,
     ) -> None:

@@ -150,7 +150,7 @@ class MonteCarloRollouts(RewardScheme):
     needs = ("rollout_policy",)
     estimates_final_score = True
 
-    def __init__(self, n_rollouts: int = 16, block_rows: int = 64) -> None:
+    def __init__(self, n_rollouts: int = 16, block_rows: int | None = None) -> None:
         if not isinstance(n_rollouts, int) or n_rollouts < 1:
             raise ConfigError(f"n_rollouts must be an integer >= 1, got {n_rollouts!r}")
         self.n_rollouts = n_rollouts

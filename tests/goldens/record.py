@@ -26,6 +26,7 @@ def record(name: str) -> None:
     preset, overrides = goldens.RUNS[name]
     with tempfile.TemporaryDirectory() as tmp:
         args = ["train", str(goldens.REPO / "experiments" / f"{preset}.yaml"), "--set", "seed=0"]
+        args += ["--set", "kernels=plain"]  # the goldens are of the plain kernels (any machine)
         for item in overrides:
             args += ["--set", item]
         if "coco" in preset:  # the shared data where the tests find them
