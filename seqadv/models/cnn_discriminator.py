@@ -14,6 +14,10 @@ from torch.autograd.function import once_differentiable
 from seqadv.models import kernels
 from seqadv.models.discriminator_base import Discriminator, positive_int
 
+DEFAULT_CHUNK = 128  #: sequences convolved together under ``kernels: plain``
+CHUNK_CANDIDATES = (32, 64, 128, 256, 512)  #: timed when the kernel plan chooses the chunk
+_MEASURE_CHUNK_ROWS = 1024  # sequences of the scoring call a chunk size is timed on
+
 __all__ = ["CNNDiscriminator", "Highway", "SEQGAN_FILTER_SIZES", "SEQGAN_NUM_FILTERS"]
 
 logger = logging.getLogger("seqadv")
@@ -203,7 +207,8 @@ class CNNDiscriminator(Discriminator):
         l2_reg: coefficient of the output layer's L2 penalty (SeqGAN: 0.2).
         highway_gate_bias: initial gate bias of the highway layer (SeqGAN: 0).
         chunk_size: batches larger than this are convolved in chunks of this many sequences
-            (keeps the window matrix in cache when scoring large batches).
+            (keeps the window matrix in cache when scoring large batches); None: the active
+            kernel plan's measured fastest for these sizes (128 under ``kernels: plain``).
     """
 
     def __init__(
@@ -217,7 +222,7 @@ class CNNDiscriminator(Discriminator):
         dropout: float = 0.25,
         l2_reg: float = 0.2,
         highway_gate_bias: float = 0.0,
-        chunk_size: int = 128,
+        chunk_size: int | None = None,
     ) -> None:
         super().__init__(vocab_size, max_len, pad_id)
         filter_sizes, num_filters = tuple(filter_sizes), tuple(num_filters)
@@ -245,7 +250,7 @@ class CNNDiscriminator(Discriminator):
             raise ValueError(f"no filter size fits max_len={max_len} (filter_sizes={filter_sizes})")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
-        if chunk_size < 1:
+        if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
             raise ValueError(f"chunk_size must be positive, got {chunk_size!r}")
         self.embedding_dim = embedding_dim = positive_int(embedding_dim, "embedding_dim")
         self.filter_sizes = tuple(f for f, _ in kept)
@@ -277,10 +282,30 @@ class CNNDiscriminator(Discriminator):
             nn.init.trunc_normal_(self.output.weight, std=0.1, a=-0.2, b=0.2)
             self.output.bias.fill_(0.1)
 
-    def _pooled(self, sequences: Tensor) -> Tensor:
+    def _chunk(self, rows: int) -> int:
+        """Sequences convolved together: ``chunk_size``, or the kernel plan's choice."""
+        if self.chunk_size is not None:
+            return int(self.chunk_size)
+        macs = self.embedding_dim * self.max_len * self.feature_dim * _MEASURE_CHUNK_ROWS
+        if rows <= DEFAULT_CHUNK or torch.is_grad_enabled() or macs < kernels.MIN_MACS:
+            return DEFAULT_CHUNK  # training batches, tiny models: nothing worth choosing
+
+        def run(chunk: int) -> None:
+            g = torch.Generator().manual_seed(0)  # its own stream: measuring draws nothing
+            seqs = torch.randint(
+                0, self.vocab_size, (_MEASURE_CHUNK_ROWS, self.max_len), generator=g
+            )
+            with torch.no_grad():
+                self._pooled(seqs, chunk)
+
+        key = f"{self.max_len}x{self.embedding_dim}x{self.feature_dim}"
+        return kernels.block_rows("dis/chunk", key, run, DEFAULT_CHUNK, CHUNK_CANDIDATES)
+
+    def _pooled(self, sequences: Tensor, chunk: int | None = None) -> Tensor:
         """(B, T) ids (T == max_len) -> (B, F) ReLU'd max-pooled conv features."""
         params = [*self.conv_weights, *self.conv_biases]
-        chunks = sequences.split(self.chunk_size) if sequences.shape[0] else [sequences]
+        chunk = chunk or self._chunk(sequences.shape[0])
+        chunks = sequences.split(chunk) if sequences.shape[0] else [sequences]
         pooled = [
             _ConvMaxPool.apply(_autocast_input(self.embedding(chunk)), self._widest, *params)
             for chunk in chunks
@@ -337,7 +362,7 @@ class CNNDiscriminator(Discriminator):
             sequences = F.pad(
                 sequences, (0, self.max_len - sequences.shape[1]), value=self.padding_idx
             )
-        step = max(group, self.chunk_size // group * group)  # whole groups per chunk
+        step = max(group, self._chunk(rows) // group * group)  # whole groups per chunk
         pooled = [self._pooled_shared(chunk, length, group) for chunk in sequences.split(step)]
         features = self.highway(torch.cat(pooled) if len(pooled) > 1 else pooled[0])
         return self.output(features).squeeze(-1)

@@ -78,7 +78,7 @@ PLAN_FORMAT = "seqadv-kernel-plan/1"
 CACHE_FORMAT = "seqadv-kernel-cache/1"
 _MARGIN = 0.05  # a candidate must beat plain by 5% to be chosen (noise prefers plain)
 #: GEMMs of fewer multiply-adds than this are not worth measuring: they run ``plain``
-MIN_MACS = 1 << 20
+MIN_MACS = 1 << 23
 #: the sampler's row-block candidates (rows of the output layer projected and searched together)
 BLOCK_CANDIDATES: tuple[int, ...] = (16, 32, 64, 128)
 
@@ -97,11 +97,23 @@ class Timing:
     reason: str = ""
 
 
-def default_candidates(backward: bool = False) -> tuple[str, ...]:
-    """The built-in candidates worth timing here (no ``onednn_packed`` in training)."""
+def default_candidates(backward: bool = False, frozen: bool = True) -> tuple[str, ...]:
+    """The built-in candidates worth timing here: ``onednn_packed`` only for a ``frozen``
+    weight (one that does not require grad, e.g. the rollout policy's), whose packing is
+    reused across calls; a trained weight changes every step and would be repacked."""
     if not onednn_available():
         return ("plain",)
-    return ("plain", "onednn") if backward else LINEAR_CANDIDATES
+    return LINEAR_CANDIDATES if frozen and not backward else ("plain", "onednn")
+
+
+def _busy() -> bool:
+    """Whether other processes compete for this process's cores now (load average above
+    the cores left to them), so that timings are noise: such measurements are not cached."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return False
+    return load > (os.cpu_count() or 1) - torch.get_num_threads() + 0.5
 
 
 def _resolve(candidates: Sequence[str] | Mapping[str, Candidate]) -> dict[str, Candidate]:
@@ -295,6 +307,7 @@ def select(
     backward: bool = False,
     budget_s: float = 0.2,
     use_cache: bool = True,
+    kind: str | None = None,
 ) -> str:
     """The fastest candidate that agrees with ``plain``, cached per machine.
 
@@ -308,7 +321,8 @@ def select(
         A candidate name; ``plain`` unless another is verified and at least 5% faster.
     """
     names = list(_resolve(candidates))
-    key = f"{machine_key()}|{op_name}|{shape_key}|{'train' if backward else 'infer'}"
+    kind = kind or ("train" if backward else "infer")
+    key = f"{machine_key()}|{op_name}|{shape_key}|{kind}"
     path = cache_path()
     if use_cache:
         entry = _read_cache(path).get(key)
@@ -327,9 +341,28 @@ def select(
         ", ".join(f"{t.name} {t.seconds * 1e3:.3f} ms" for t in timings.values() if t.seconds),
     )
     if use_cache and timings["plain"].seconds is not None:
-        seconds = {t.name: t.seconds for t in timings.values()}
-        _write_cache(path, key, {"choice": choice, "seconds": seconds, "measured": time.time()})
+        if _busy():
+            _warn_busy()
+        else:
+            seconds = {t.name: t.seconds for t in timings.values()}
+            _write_cache(path, key, {"choice": choice, "seconds": seconds, "measured": time.time()})
     return choice
+
+
+_warned_busy = False
+
+
+def _warn_busy() -> None:
+    global _warned_busy
+    if not _warned_busy:
+        logger.warning(
+            "kernels: other processes are using this machine's cores (load average %.1f), so "
+            "kernel timings are noisy: this run records its choices, but they are not cached "
+            "for later runs (%s)",
+            os.getloadavg()[0],
+            cache_path(),
+        )
+        _warned_busy = True
 
 
 def select_value(
@@ -375,7 +408,10 @@ def select_value(
         ", ".join(f"{n} {s * 1e3:.3f} ms" for n, s in seconds.items()),
     )
     if use_cache:
-        _write_cache(path, key, {"choice": choice, "seconds": seconds, "measured": time.time()})
+        if _busy():
+            _warn_busy()
+        else:
+            _write_cache(path, key, {"choice": choice, "seconds": seconds, "measured": time.time()})
     return choice
 
 
@@ -489,7 +525,11 @@ class KernelPlan:
             )
         rows = x.numel() // max(x.shape[-1], 1)
         shape = linear_shape_key(rows, weight.shape[1], weight.shape[0])
-        key = f"{op_name}/{shape}/{'train' if backward else 'infer'}"
+        frozen = not backward and not (
+            weight.requires_grad or (bias is not None and bias.requires_grad)
+        )
+        kind = "train" if backward else "frozen" if frozen else "infer"
+        key = f"{op_name}/{shape}/{kind}"
         choice = self.choices.get(key)
         if choice is None:
             if (
@@ -505,17 +545,23 @@ class KernelPlan:
             choice = select(
                 op_name,
                 shape,
-                default_candidates(backward),
+                default_candidates(backward, frozen),
                 make,
                 backward=backward,
                 budget_s=self.budget_s,
+                kind=kind,
             )
             self.choices[key] = choice
         return choice
 
 
     def block_rows(
-        self, op_name: str, shape_key: str, run: Callable[[int], Any], default: int
+        self,
+        op_name: str,
+        shape_key: str,
+        run: Callable[[int], Any],
+        default: int,
+        candidates: Sequence[int] = BLOCK_CANDIDATES,
     ) -> int:
         """The fastest row-block size for ``op_name`` at ``shape_key`` (measured once).
 
@@ -527,8 +573,8 @@ class KernelPlan:
         key = f"{op_name}/{shape_key}"
         rows = self.blocks.get(key)
         if rows is None:
-            candidates = {str(b): (lambda b=b: run(b)) for b in BLOCK_CANDIDATES}
-            rows = int(select_value(op_name, shape_key, candidates, str(default), self.budget_s))
+            timed = {str(b): (lambda b=b: run(b)) for b in sorted({*candidates, default})}
+            rows = int(select_value(op_name, shape_key, timed, str(default), self.budget_s))
             self.blocks[key] = rows
         return rows
 
@@ -577,9 +623,15 @@ def linear(op_name: str, x: Tensor, weight: Tensor, bias: Tensor | None = None) 
     return fast_linear(x, weight, bias, plan.choose(op_name, x, weight, bias))
 
 
-def block_rows(op_name: str, shape_key: str, run: Callable[[int], Any], default: int) -> int:
+def block_rows(
+    op_name: str,
+    shape_key: str,
+    run: Callable[[int], Any],
+    default: int,
+    candidates: Sequence[int] = BLOCK_CANDIDATES,
+) -> int:
     """The active plan's row-block size for ``op_name`` (see :meth:`KernelPlan.block_rows`)."""
-    return _ACTIVE[-1].block_rows(op_name, shape_key, run, default)
+    return _ACTIVE[-1].block_rows(op_name, shape_key, run, default, candidates)
 
 
 class KernelLinear(nn.Linear):

@@ -121,3 +121,24 @@ def test_a_plain_plan_is_bitwise_the_plain_computation():
     assert (tokens == naive.clamp(max=499)).float().mean() > 0.99
     assert kernels.active_plan().mode == "plain"
     assert torch.equal(sample_projected(h, w, b, uniforms=u), tokens)  # None: 64 under plain
+
+
+def test_the_scoring_chunk_comes_from_the_plan_and_changes_nothing_but_rounding(monkeypatch):
+    model = CNNDiscriminator(
+        60, 12, embedding_dim=16, filter_sizes=(1, 3), num_filters=(64, 64)
+    ).eval()
+    seqs = torch.randint(0, 60, (300, 12), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        want = model(seqs)  # plain: chunks of 128
+        sizes = []
+        real = kernels.linear
+        monkeypatch.setattr(
+            kernels, "linear", lambda op, x, *a: sizes.append((op, x.shape[0])) or real(op, x, *a)
+        )
+        plan = kernels.KernelPlan(blocks={"dis/chunk/12x16x128": 32})
+        with kernels.use_plan(plan):
+            got = model(seqs)
+    assert ("dis/conv3", 10 * 32) in sizes and ("dis/conv3", 10 * 128) not in sizes
+    torch.testing.assert_close(got, want, **TOL)
+    model.chunk_size = 7  # an explicit chunk_size wins over the plan
+    assert model._chunk(300) == 7

@@ -33,6 +33,7 @@ TOL = {"rtol": 1e-5, "atol": 1e-5}
 @pytest.fixture(autouse=True)
 def cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQADV_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(kernels, "_busy", lambda: False)  # whatever else runs beside the tests
     monkeypatch.setattr(logging.getLogger("seqadv"), "propagate", True)
     return tmp_path / "cache"
 
@@ -271,7 +272,7 @@ def test_a_corrupt_or_foreign_cache_is_ignored_with_a_warning(cache_dir, caplog,
 # -- plans ----------------------------------------------------------------------------------
 def test_a_plan_round_trips_through_json_and_answers_without_measuring(monkeypatch):
     plan = KernelPlan(
-        choices={"dis/highway/64x16x12/infer": "onednn", "gen/out/1x16x12/train": "plain"}
+        choices={"dis/highway/64x16x12/frozen": "onednn", "gen/out/1x16x12/train": "plain"}
     )
     again = KernelPlan.from_dict(json.loads(json.dumps(plan.to_dict())))
     assert again == plan and again.mode == "auto"
@@ -370,7 +371,7 @@ def test_the_active_plan_is_plain_unless_a_run_sets_one(monkeypatch):
     assert kernels.active_plan().mode == "plain"
     x, w, b = inputs((8,))
     seen = []
-    plan = KernelPlan(choices={"op/8x16x12/infer": "onednn"})
+    plan = KernelPlan(choices={"op/8x16x12/frozen": "onednn"})
     monkeypatch.setattr(kernels, "fast_linear", lambda *a: seen.append(a[3]) or F.linear(*a[:3]))
     with torch.no_grad():
         assert torch.equal(kernels.linear("op", x, w, b), F.linear(x, w, b))
@@ -402,3 +403,36 @@ def test_block_rows_are_measured_once_cached_and_pinned_by_plain(cache_dir, monk
     assert fresh.block_rows("sample", "5000x32", run, 64) == 32 and calls == []
     with pytest.raises(ValueError, match="'sample/5000x32': 0 is not a positive int"):
         KernelPlan.from_dict({"blocks": {"sample/5000x32": 0}})
+
+
+def test_measurements_on_a_busy_machine_are_used_but_not_cached(cache_dir, monkeypatch, caplog):
+    monkeypatch.setattr(kernels, "_busy", lambda: True)
+    with caplog.at_level(logging.WARNING, logger="seqadv"):
+        assert select("op", "k", {"plain": F.linear}, make_small, budget_s=0.01) == "plain"
+        plan = KernelPlan.auto()
+        plan.budget_s = 0.01
+        assert plan.block_rows("blk", "k", lambda b: None, 64) in kernels.BLOCK_CANDIDATES
+    assert not (cache_dir / "kernels.json").exists()
+    assert "not cached" in caplog.text and plan.blocks  # the run still records its choice
+
+
+@needs_onednn
+def test_packed_weights_are_candidates_only_for_frozen_weights(monkeypatch):
+    monkeypatch.setattr(kernels, "MIN_MACS", 0)
+    asked = {}
+    monkeypatch.setattr(
+        kernels,
+        "select",
+        lambda op, shape, cands, *a, kind, **k: asked.setdefault(kind, cands) and "plain",
+    )
+    plan = KernelPlan.auto()
+    x, w, b = inputs((8,))
+    with torch.no_grad():
+        plan.choose("op", x, w, b)  # a frozen weight: packed once, reused
+        plan.choose("op", x, w.requires_grad_(), b)  # a trained one, scored without grad
+    plan.choose("op", x, w, b)  # training
+    assert asked == {
+        "frozen": LINEAR_CANDIDATES,
+        "infer": ("plain", "onednn"),
+        "train": ("plain", "onednn"),
+    }
