@@ -40,7 +40,7 @@ def main() -> None:
     overrides = [
         "pretrain.epochs=0",
         "discriminator.pretrain_rounds=0",
-        "adversarial.epochs=1",
+        "adversarial.rounds=1",
         "seed=0",
         f"threads={args.threads}",
         *args.set,
@@ -78,7 +78,7 @@ def main() -> None:
         print(f"  {name:<48} {secs:8.2f} s")
     print(f"  {'total (with bookkeeping)':<48} {total:8.2f} s")
     configured = load_config(args.config, args.set)
-    epochs, every = configured.adversarial.epochs, configured.eval.every_rounds
+    epochs, every = configured.adversarial.rounds, configured.eval.every_rounds
     evals = epochs // every + 1
     minutes = (epochs * (total - ev) + evals * ev) / 60
     print(
