@@ -323,11 +323,9 @@ def select(
     names = list(_resolve(candidates))
     kind = kind or ("train" if backward else "infer")
     key = f"{machine_key()}|{op_name}|{shape_key}|{kind}"
-    path = cache_path()
-    if use_cache:
-        entry = _read_cache(path).get(key)
-        if isinstance(entry, dict) and entry.get("choice") in names:
-            return str(entry["choice"])
+    cached = _cached_choice(key, names) if use_cache else None
+    if cached is not None:
+        return cached
     timings = measure(candidates, make_inputs, backward=backward, budget_s=budget_s)
     choice = _fastest(timings)
     for t in timings.values():
@@ -341,12 +339,25 @@ def select(
         ", ".join(f"{t.name} {t.seconds * 1e3:.3f} ms" for t in timings.values() if t.seconds),
     )
     if use_cache and timings["plain"].seconds is not None:
-        if _busy():
-            _warn_busy()
-        else:
-            seconds = {t.name: t.seconds for t in timings.values()}
-            _write_cache(path, key, {"choice": choice, "seconds": seconds, "measured": time.time()})
+        _store_choice(key, choice, {t.name: t.seconds for t in timings.values()})
     return choice
+
+
+def _cached_choice(key: str, names: Sequence[str]) -> str | None:
+    """The cached choice of ``key`` if it is one of ``names``."""
+    entry = _read_cache(cache_path()).get(key)
+    if isinstance(entry, dict) and entry.get("choice") in names:
+        return str(entry["choice"])
+    return None
+
+
+def _store_choice(key: str, choice: str, seconds: Mapping[str, float | None]) -> None:
+    """Cache a measured choice, unless the machine was busy (then warn once)."""
+    if _busy():
+        _warn_busy()
+        return
+    entry = {"choice": choice, "seconds": dict(seconds), "measured": time.time()}
+    _write_cache(cache_path(), key, entry)
 
 
 _warned_busy = False
@@ -377,11 +388,9 @@ def select_value(
     another block size; no output is compared), cached per machine like :func:`select`;
     ``default`` unless another is at least 5% faster."""
     key = f"{machine_key()}|{op_name}|{shape_key}|value"
-    path = cache_path()
-    if use_cache:
-        entry = _read_cache(path).get(key)
-        if isinstance(entry, dict) and entry.get("choice") in candidates:
-            return str(entry["choice"])
+    cached = _cached_choice(key, list(candidates)) if use_cache else None
+    if cached is not None:
+        return cached
     samples: dict[str, list[float]] = {name: [] for name in candidates}
     for fn in candidates.values():
         fn()  # warm-up (and any nested measurement)
@@ -408,10 +417,7 @@ def select_value(
         ", ".join(f"{n} {s * 1e3:.3f} ms" for n, s in seconds.items()),
     )
     if use_cache:
-        if _busy():
-            _warn_busy()
-        else:
-            _write_cache(path, key, {"choice": choice, "seconds": seconds, "measured": time.time()})
+        _store_choice(key, choice, seconds)
     return choice
 
 
