@@ -22,6 +22,7 @@ from seqadv.registry import Registry
 __all__ = ["ENVIRONMENTS", "register_envs", "register_env", "ENV_IDS"]
 
 _TEXT = "seqadv.envs.text_generation"
+_INFILL = "seqadv.envs.masked_infilling"
 
 #: env id -> (single entry point, vector entry point, variant kwargs, one-line description)
 _ENV_SPECS: dict[str, tuple[str, str, dict, str]] = {
@@ -48,6 +49,12 @@ _ENV_SPECS: dict[str, tuple[str, str, dict, str]] = {
         f"{_TEXT}:TextGenerationVectorEnv",
         {"reward_scheme": "per_token"},
         "per-token rewards from a token-level discriminator (MaskGAN-style)",
+    ),
+    "seqadv/MaskedInfilling-v0": (
+        f"{_INFILL}:MaskedInfillingEnv",
+        f"{_INFILL}:MaskedInfillingVectorEnv",
+        {"reward_scheme": "per_token"},
+        "MaskGAN: write the missing tokens of a masked real sentence; per-token rewards",
     ),
 }
 ENV_IDS = tuple(_ENV_SPECS)

@@ -235,29 +235,42 @@ def _load_run(path: str, allow_imports: list[str], overrides: list[str] | None =
     return cfg, ckpt
 
 
-def _load_generator(ckpt: dict[str, Any]):
+def _load_generator(ckpt: dict[str, Any], cfg: Any = None, data: Any = None):
+    """The run's policy with its weights, and its vocabulary.
+
+    The built-in ``lstm`` generator is rebuilt from its spec alone; any other policy through
+    GENERATORS from the run's config (``cfg``) and data (``data``, built from the config when
+    not given: a policy such as MaskGAN's reads real examples), with only the components the
+    config names, checked by :func:`_load_run`.
+    """
     from seqadv.data.vocab import Vocab
     from seqadv.errors import CheckpointError
-    from seqadv.models.generator import LSTMGenerator
-
-    name = ckpt.get("generator_name", "lstm")
-    if name != "lstm" or not ckpt.get("generator_spec"):
-        raise CheckpointError(
-            f"{ckpt['path']}: its policy is {name!r}; seqadv sample and eval rebuild the "
-            "built-in 'lstm' generator from its spec only (load other policies in Python: "
-            "build them through GENERATORS and load_state_dict(checkpoint['generator']))"
-        )
     from seqadv.models import kernels
 
+    name = ckpt.get("generator_name", "lstm")
     plan_mode = (ckpt.get("config") or {}).get("kernels", "auto")
     try:  # the run's own kernels, so that eval and sample reproduce its bits
         kernels.set_plan(kernels.stored_plan(ckpt.get("kernel_plan"), plan_mode, ckpt["path"]))
     except ValueError as exc:
         raise CheckpointError(str(exc)) from None
-    gen = LSTMGenerator.from_spec(ckpt["generator_spec"])
-    gen.load_state_dict(ckpt["generator"])
-    gen.eval()
     vocab = Vocab(ckpt["vocab"]) if ckpt.get("vocab") else None
+    if name == "lstm" and ckpt.get("generator_spec"):
+        from seqadv.models.generator import LSTMGenerator
+
+        gen = LSTMGenerator.from_spec(ckpt["generator_spec"])
+    elif cfg is not None:
+        from seqadv.experiment import build_data, build_generator
+
+        if data is None:
+            data = build_data(cfg.data, vocab=vocab)
+        gen = build_generator(cfg, data, seed=0)  # the weights are the checkpoint's
+    else:
+        raise CheckpointError(f"{ckpt['path']}: its policy {name!r} needs the run's config to be rebuilt")
+    try:
+        gen.load_state_dict(ckpt["generator"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{ckpt['path']}: its weights do not fit a {name!r} policy: {exc}") from None
+    gen.eval()
     return gen, vocab
 
 
@@ -282,7 +295,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
         check.check_output_file(args.out, "--out", _run_inputs(args.checkpoint), special=True)
     torch.set_num_threads(args.threads)
     cfg, ckpt = _load_run(args.checkpoint, args.allow_import)
-    gen, vocab = _load_generator(ckpt)
+    data = None
+    if ckpt.get("generator_name", "lstm") != "lstm":  # such a policy reads the run's data
+        from seqadv.data.vocab import Vocab
+        from seqadv.experiment import build_data
+
+        data = build_data(cfg.data, vocab=Vocab(ckpt["vocab"]) if ckpt.get("vocab") else None)
+    gen, vocab = _load_generator(ckpt, cfg, data)
     from seqadv.evaluation import cli_samples
 
     samples = cli_samples(gen, args.n, args.seed, args.temperature)
@@ -291,6 +310,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     for row in samples.tolist():
         if vocab is None or args.ids:
             lines.append(" ".join(str(i) for i in row if i != gen.pad_id))
+        elif data is not None:
+            lines.append(data.decode(row))
         else:
             lines.append(("" if tokenizer == "char" else " ").join(vocab.decode(row, strip=True)))
     text = "\n".join(lines) + "\n"
@@ -319,7 +340,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     cfg, ckpt = _load_run(args.checkpoint, args.allow_import, args.set)
-    gen, _ = _load_generator(ckpt)
     if args.n_samples is not None:
         cfg.eval.n_samples = args.n_samples
     from seqadv.data.fingerprint import check_same_data, data_fingerprint
@@ -328,6 +348,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     stored = ckpt.get("vocab") if args.allow_changed_data else None
     data = build_data(cfg.data, vocab=Vocab(stored) if stored else None)
     check_same_data(ckpt.get("data"), data_fingerprint(data), ckpt["path"], args.allow_changed_data)
+    gen, _ = _load_generator(ckpt, cfg, data)
     samples = cli_samples(gen, cfg.eval.n_samples, args.seed, cfg.eval.temperature)
     metrics, _ = evaluate_policy(gen, data, cfg.eval, args.seed, "cli-eval", samples=samples)
     result = {

@@ -182,6 +182,7 @@ class EvalConfig:
     metrics: list[str] | None = (
         None  # METRICS names; None: nll_oracle, nll_test, bleu, self_bleu (where they apply)
     )
+    lm: str | None = None  # lm_perplexity: a run (or checkpoint) of an 'lstm' LM on the same data
 
 
 @dataclass

@@ -14,7 +14,8 @@ nothing. Built-ins:
 - ``bleu``: BLEU-2..``bleu_max_n`` of the samples against every test sentence (Texygen).
 - ``self_bleu``: Self-BLEU-2..``bleu_max_n`` of the samples (each against the others).
 
-Register another with ``@register_metric("name")`` (ranking metrics, infilling metrics...).
+MaskGAN's ``unique_ngrams``, ``ngrams_in_train`` and ``lm_perplexity`` live in
+:mod:`seqadv.ngram_eval`. Register another with ``@register_metric("name")``.
 """
 
 from __future__ import annotations
@@ -139,6 +140,14 @@ def self_bleu(ctx: EvalContext) -> dict[str, Any]:
     out: dict[str, Any] = dict(results_to_log(results))
     out["eval/self_bleu_signature"] = str(next(iter(results.values())).signature)
     return out
+
+
+for _name, _summary in (
+    ("unique_ngrams", "% unique 2/3/4-grams of the samples (MaskGAN's mode-collapse measure)"),
+    ("ngrams_in_train", "% of the samples' 2/3/4-grams found in the training split"),
+    ("lm_perplexity", "perplexity of the samples under the LM run of eval.lm"),
+):
+    METRICS.add(_name, f"seqadv.ngram_eval:{_name}", summary=_summary)
 
 
 def evaluate_policy(

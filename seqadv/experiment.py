@@ -161,6 +161,89 @@ def corpus_source(cfg: DataConfig, base_dir: Path | None = None, vocab: Any = No
     )
 
 
+@register_data_source("ptb", summary="Penn Treebank: the three files as token streams, 20-token windows")
+def ptb_source(
+    cfg: DataConfig,
+    base_dir: Path | None = None,
+    path: str = "../shared/data/ptb",
+    test_split: str = "valid",
+    max_windows: int | None = None,
+    vocab: Any = None,
+) -> TextData:
+    """PTB as MaskGAN's code reads it (:mod:`seqadv.data.ptb`): windows of ``data.max_len``
+    consecutive tokens of the training stream, and of the ``test_split`` stream (``valid``,
+    as MaskGAN's code evaluates, or ``test``) as the held-out set.
+
+    ``<eos>`` is a word here (windows cross sentence ends): the vocabulary holds seqadv's four
+    specials first (PTB's ``<eos>`` and ``<unk>`` are its EOS and UNK ids), then the other
+    9,998 words by decreasing count; the data have no EOS (``eos_id`` None, fixed length) and
+    PAD and BOS are never written. ``max_windows`` keeps the first windows of each split (tiny
+    runs). BLEU is not computed (no sentence references).
+    """
+    from seqadv.data.ptb import PTB_EOS, PTB_UNK, load_ptb, windows
+    from seqadv.data.vocab import SPECIALS, Vocab
+
+    found = resolve_path(path, base_dir)
+    streams = load_ptb(found)
+    words = [w for w in streams.id_to_word if w not in (PTB_EOS, PTB_UNK)]
+    built = Vocab(list(SPECIALS) + words)
+    if vocab is not None and vocab != built:
+        raise ConfigError(f"data.kwargs.path: the vocabulary of {found} is not the run's own")
+    table = torch.tensor([built.stoi[w] if w not in (PTB_EOS, PTB_UNK) else
+                          (built.eos_id if w == PTB_EOS else built.unk_id) for w in streams.id_to_word])
+    length = cfg.max_len
+
+    def split(name: str) -> torch.Tensor:
+        rows = windows(table[streams.split(name)], length).clone()
+        return rows[:max_windows] if max_windows is not None else rows
+
+    train, test = split("train"), split(test_split)
+    return TextData(
+        train=train,
+        test=test,
+        max_len=length,
+        vocab_size=len(built),
+        start_id=built.bos_id,
+        eos_id=None,
+        pad_id=built.pad_id,
+        forbidden_ids=(built.pad_id, built.bos_id),
+        vocab=built,
+        tokenizer="space",
+        description=(
+            f"PTB {found}: {train.shape[0]} train / {test.shape[0]} {test_split} windows of "
+            f"{length} tokens, vocabulary {len(built)} (10,000 words + PAD, BOS)"
+        ),
+        extra={"files": [file_fingerprint(streams.paths[s]) for s in ("train", "valid", "test")]},
+    )
+
+
+@register_data_source(
+    "infilling", summary="MaskGAN: another source's sentences as [masked | sentence] examples"
+)
+def infilling_source(
+    cfg: DataConfig,
+    base_dir: Path | None = None,
+    base: str = "corpus",
+    strategy: str = "contiguous",
+    present_rate: float = 0.5,
+    vocab: Any = None,
+    **base_kwargs: Any,
+) -> TextData:
+    """The sentences of the ``base`` source (``corpus``, ``ptb``...) with one mask each.
+
+    ``strategy`` and ``present_rate`` as in :mod:`seqadv.data.infilling`; the masks are
+    drawn from ``data.data_seed``. Other kwargs go to the base source.
+    """
+    from seqadv.data.infilling import MaskSpec, infilling_data
+
+    if base == "infilling":
+        raise ConfigError("data.kwargs.base: the infilling source cannot wrap itself")
+    spec = MaskSpec(strategy, present_rate)
+    extra = {"vocab": vocab} if vocab is not None else {}
+    data = DATA_SOURCES.make(base, cfg=cfg, base_dir=base_dir, **extra, **base_kwargs)
+    return infilling_data(data, spec, seed=derive_seed(cfg.data_seed, "infilling-masks"))
+
+
 def build_generator(cfg: ExperimentConfig, data: TextData, seed: int) -> Any:
     """A fresh policy for ``data`` from the GENERATORS registry, initialized from ``seed``."""
     return GENERATORS.make(

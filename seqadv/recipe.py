@@ -232,6 +232,10 @@ def resolve_paths(cfg: ExperimentConfig, base_dir: Path | None) -> None:
     cfg.data.train_path = fix(cfg.data.train_path)
     cfg.data.test_path = fix(cfg.data.test_path)
     cfg.pretrain.init_checkpoint = fix(cfg.pretrain.init_checkpoint)
+    cfg.eval.lm = fix(cfg.eval.lm)
+    for key, value in list(cfg.data.kwargs.items()):  # a data source's own paths
+        if key.endswith("path") and isinstance(value, str):
+            cfg.data.kwargs[key] = fix(value)
 
 
 def named(key: str, build: Any) -> Any:

@@ -43,6 +43,7 @@ __all__ = [
     "DiscountedReturn",
     "GAE",
     "discounted_returns",
+    "timed_discounted_returns",
     "make_estimator",
 ]
 
@@ -70,6 +71,37 @@ def discounted_returns(rewards: Tensor, mask: Tensor, discount: float) -> Tensor
         running = rewards[:, t] + discount * running
         out[:, t] = running
     return out * mask
+
+
+def timed_discounted_returns(
+    rewards: Tensor, mask: Tensor, discount: float, times: Tensor
+) -> Tensor:
+    """G_t = sum_{s >= t} discount^(tau_s - tau_t) r_s, with ``times`` tau (B, T) the time of
+    each step (MaskGAN: the position written, so the exponent counts the present positions
+    between two actions too). With tau_t = t it is :func:`discounted_returns`."""
+    rewards = rewards * mask
+    out = torch.zeros_like(rewards)
+    running = torch.zeros(rewards.shape[0], dtype=rewards.dtype)
+    times = times.to(rewards.dtype)
+    for t in range(rewards.shape[1] - 1, -1, -1):
+        if t + 1 < rewards.shape[1]:
+            gap = (times[:, t + 1] - times[:, t]).clamp(min=0)
+            running = running * torch.where(mask[:, t + 1], discount**gap, 0.0)
+        running = rewards[:, t] + running
+        out[:, t] = running
+    return out * mask
+
+
+def _step_times(batch: RolloutBatch, key: str) -> Tensor:
+    """(B, S) the times of a batch's steps, from its observations' ``key``."""
+    obs = batch.obs
+    if not isinstance(obs, dict) or key not in obs:
+        have = sorted(obs) if isinstance(obs, dict) else "not a Dict"
+        raise ConfigError(
+            f"advantage estimator: time_key {key!r} is not a key of the observations ({have})"
+        )
+    times = obs[key]
+    return times.reshape(times.shape[0], times.shape[1], -1)[..., 0]
 
 
 def _normalized(adv: Tensor, mask: Tensor) -> Tensor:
@@ -109,6 +141,9 @@ class DiscountedReturn(AdvantageEstimator):
         baseline: ``none``, ``batch_mean``, ``ema`` or ``critic``.
         ema_decay: decay of the ``ema`` baseline.
         normalize: divide the advantages by their standard deviation over the batch.
+        time_key: discount by the observation's ``time_key`` entry (the time of each step)
+            instead of the step count: gamma^(tau_s - tau_t) (MaskGAN: ``position``).
+        clip: clip the advantages to [-clip, clip] (MaskGAN: 5); None: no clip.
     """
 
     def __init__(
@@ -117,7 +152,11 @@ class DiscountedReturn(AdvantageEstimator):
         baseline: str = "none",
         ema_decay: float = 0.9,
         normalize: bool = False,
+        time_key: str | None = None,
+        clip: float | None = None,
     ) -> None:
+        if clip is not None and not clip > 0:
+            raise ConfigError(f"clip must be a number > 0 or null, got {clip!r}")
         if not 0.0 <= discount <= 1.0:
             raise ConfigError(f"discount must be in [0, 1], got {discount}")
         if baseline not in BASELINES:
@@ -130,9 +169,14 @@ class DiscountedReturn(AdvantageEstimator):
         self.normalize = normalize
         self.needs_values = baseline == "critic"
         self.ema: Tensor | None = None
+        self.time_key, self.clip = time_key, clip
 
     def __call__(self, batch: RolloutBatch) -> tuple[Tensor, Tensor]:
-        returns = discounted_returns(batch.rewards, batch.mask, self.discount)
+        if self.time_key is None:
+            returns = discounted_returns(batch.rewards, batch.mask, self.discount)
+        else:
+            times = _step_times(batch, self.time_key)
+            returns = timed_discounted_returns(batch.rewards, batch.mask, self.discount, times)
         adv = returns
         mask = batch.mask.float()
         counts = mask.sum(dim=0).clamp(min=1)
@@ -149,6 +193,8 @@ class DiscountedReturn(AdvantageEstimator):
             adv = returns - self._values(batch, "'discounted' with baseline 'critic'")
         if self.normalize:
             adv = _normalized(adv, batch.mask)
+        if self.clip is not None:
+            adv = adv.clamp(-self.clip, self.clip)
         return adv * mask, returns
 
     def state_dict(self) -> dict[str, Any]:

@@ -27,6 +27,9 @@ class TextData:
         vocab: the vocabulary of a corpus, None for the oracle.
         oracle: the oracle (an ``OracleLSTM``), None for a corpus.
         test_tokens: tokenized test sentences (BLEU references), corpora only.
+        text_start: the column where an example's text begins (0; an example that carries
+            its context first, such as an infilling pair ``[masked | sentence]``, says where
+            the sentence starts, so that metrics and ``decode`` read the text only).
     """
 
     train: Tensor
@@ -43,13 +46,16 @@ class TextData:
     test_tokens: list[list[str]] | None = None
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    text_start: int = 0
 
     def tokens(self, ids: Tensor | list[int]) -> list[str]:
         """The tokens of one sequence (ids as strings for the oracle; stops at EOS)."""
         seq = ids.tolist() if isinstance(ids, Tensor) else list(ids)
+        seq = seq[self.text_start :]
         if self.vocab is None:
             return [str(i) for i in seq if i != self.pad_id]
-        return self.vocab.decode(seq, strip=True)
+        # with an EOS the text stops there; without (fixed-length windows) EOS is a word
+        return self.vocab.decode(seq, strip=self.eos_id is not None)
 
     @property
     def discriminator_pad_id(self) -> int | None:

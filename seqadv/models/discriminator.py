@@ -181,6 +181,13 @@ DISCRIMINATORS = Registry("discriminator")
 DISCRIMINATORS.add("cnn", CNNDiscriminator, level="sequence")
 DISCRIMINATORS.add("lstm", LSTMDiscriminator, level="sequence")
 DISCRIMINATORS.add("token_lstm", TokenDiscriminator, level="token")
+DISCRIMINATORS.add(
+    "maskgan",
+    "seqadv.models.infilling_discriminator:InfillingDiscriminator",
+    level="token",
+    examples="infilling",
+    summary="MaskGAN's seq2seq discriminator over [masked | sentence] examples",
+)
 
 
 def make_discriminator(

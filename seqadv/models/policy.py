@@ -53,6 +53,11 @@ GENERATORS.add(
     "seqadv.models.generator:lstm_policy",
     summary="SeqGAN's LSTM generator (embedding, one LSTM layer, output layer)",
 )
+GENERATORS.add(
+    "maskgan",
+    "seqadv.models.infilling_generator:infilling_policy",
+    summary="MaskGAN's seq2seq infilling generator (infilling data: [masked | sentence])",
+)
 
 
 def register_generator(name: str, **meta: Any):

@@ -46,6 +46,8 @@ __all__ = [
     "js",
     "squared_hellinger",
     "pearson_chi2",
+    "maskgan",
+    "scratchgan",
 ]
 
 _LOG2 = math.log(2.0)
@@ -340,3 +342,39 @@ def pearson_chi2(
         tensor([0., 8.])
     """
     return torch.expm1(2.0 * _clamp(_as_float(logits), max_logit))
+
+
+# -- token-level rewards of the infilling recipes ---------------------------------------------
+def maskgan(logits: torch.Tensor, eps: float = 1e-7, **kwargs: Any) -> torch.Tensor:
+    """log(D(x_t | context) + eps), MaskGAN's per-token reward (its code's eps: 1e-7).
+
+    Unlike ``log_prob`` it is bounded below by log(eps) (about -16.1), as in MaskGAN.
+
+    Args:
+        logits: (B,) or (B, T) discriminator logits.
+        eps: added to D before the log.
+
+    Returns:
+        Rewards in [log(eps), log(1 + eps)), the shape of ``logits``.
+
+    Example:
+        >>> maskgan(torch.tensor([0.0]))
+        tensor([-0.6931])
+    """
+    return torch.log(torch.sigmoid(_as_float(logits)) + eps)
+
+
+def scratchgan(logits: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+    """2 D(x) - 1, ScratchGAN's per-token reward (de Masson d'Autume et al., 2019).
+
+    Args:
+        logits: (B,) or (B, T) discriminator logits.
+
+    Returns:
+        Rewards in (-1, 1), the shape of ``logits`` (equal to tanh(logit / 2)).
+
+    Example:
+        >>> scratchgan(torch.tensor([0.0]))
+        tensor([0.])
+    """
+    return 2.0 * torch.sigmoid(_as_float(logits)) - 1.0

@@ -196,6 +196,8 @@ _BUILTIN_TABLE: list[tuple[str, str, dict[str, Any]]] = [
     ("js", "js", _F_DIV),
     ("squared_hellinger", "squared_hellinger", _F_DIV),
     ("pearson_chi2", "pearson_chi2", _F_DIV),
+    ("maskgan", "maskgan", {"level": "any"}),
+    ("scratchgan", "scratchgan", {"level": "any"}),
 ]
 
 #: the functions of seqadv.rewards.builtin, in table order

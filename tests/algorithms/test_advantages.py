@@ -107,3 +107,36 @@ def test_estimators_are_registered_and_checked():
     learner = Reinforce(policy, advantage="mc_q")
     b = batch([[0.2, 0.4, 0.6]])
     assert torch.equal(learner.advantages(b), Reinforce(policy, discount=0.0).advantages(b))
+
+
+# -- discounting by time (MaskGAN: by position, present positions counted) -------------------
+def test_timed_returns_count_the_positions_between_steps():
+    from seqadv.algorithms.advantages import discounted_returns, timed_discounted_returns
+
+    rewards = torch.tensor([[1.0, 2.0, 4.0, 0.0]])
+    mask = torch.tensor([[True, True, True, False]])
+    times = torch.tensor([[1, 4, 5, 5]])  # positions 1, 4, 5 written; 2 and 3 copied
+    g = 0.5
+    want = [1 + g**3 * 2 + g**4 * 4, 2 + g * 4, 4.0, 0.0]
+    torch.testing.assert_close(timed_discounted_returns(rewards, mask, g, times), torch.tensor([want]))
+    steps = torch.arange(4)[None]
+    torch.testing.assert_close(
+        timed_discounted_returns(rewards, mask, g, steps), discounted_returns(rewards, mask, g)
+    )
+
+
+def test_time_key_and_clip_of_the_discounted_estimator():
+    obs = {"position": torch.tensor([[[0], [2], [3]]])}
+    batch = RolloutBatch(
+        actions=torch.zeros(1, 3, dtype=torch.long),
+        rewards=torch.tensor([[10.0, -1.0, 3.0]]),
+        mask=torch.ones(1, 3, dtype=torch.bool),
+        obs=obs,
+    )
+    adv, returns = DiscountedReturn(discount=0.5, time_key="position", clip=5.0)(batch)
+    torch.testing.assert_close(returns, torch.tensor([[10 - 0.25 + 0.125 * 3, -1 + 1.5, 3.0]]))
+    torch.testing.assert_close(adv, torch.tensor([[5.0, 0.5, 3.0]]))
+    with pytest.raises(ConfigError, match="time_key 'step'"):
+        DiscountedReturn(time_key="step")(batch)
+    with pytest.raises(ConfigError, match="clip"):
+        DiscountedReturn(clip=0)

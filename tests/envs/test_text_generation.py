@@ -107,7 +107,11 @@ def test_registered_ids_pass_gymnasium_and_sb3_checkers(env_id):
         sb3_check_env(env.unwrapped, warn=False)
     vec = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point")
     obs, _ = vec.reset(seed=1)
-    assert obs.shape == (3, env.observation_space.shape[0])
+    parts = obs if isinstance(obs, dict) else {"": obs}
+    spaces = env.observation_space.spaces if isinstance(obs, dict) else {"": env.observation_space}
+    assert parts.keys() == spaces.keys()
+    for key, part in parts.items():
+        assert part.shape == (3, *spaces[key].shape), key
     assert vec.observation_space.contains(obs)
 
 

@@ -407,6 +407,7 @@ def test_block_rows_are_measured_once_cached_and_pinned_by_plain(cache_dir, monk
 
 def test_measurements_on_a_busy_machine_are_used_but_not_cached(cache_dir, monkeypatch, caplog):
     monkeypatch.setattr(kernels, "_busy", lambda: True)
+    monkeypatch.setattr(kernels, "_warned_busy", False)  # once per process: a busy machine may have warned
     with caplog.at_level(logging.WARNING, logger="seqadv"):
         assert select("op", "k", {"plain": F.linear}, make_small, budget_s=0.01) == "plain"
         plan = KernelPlan.auto()

@@ -41,6 +41,8 @@ KNOWN_VALUES: dict[str, list[float]] = {
     "js": [0.0, 0.5 * math.log(2), 0.5 * math.log(2 / 3)],
     "squared_hellinger": [0.0, math.sqrt(3) - 1, 1 / math.sqrt(3) - 1],
     "pearson_chi2": [0.0, 8.0, 1 / 9 - 1],
+    "maskgan": [math.log(0.5 + 1e-7), math.log(0.75 + 1e-7), math.log(0.25 + 1e-7)],
+    "scratchgan": [0.0, 0.5, -0.5],
 }
 BUILTIN_ELEMENTWISE = sorted(
     e.name for e in REWARDS.entries() if e.meta.get("source") == "builtin" and e.name != "rank"
