@@ -18,7 +18,9 @@ a text rendering; and, as public attributes, what the trainer, learners and call
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +39,8 @@ __all__ = [
     "CoreEnv",
     "CoreVectorEnv",
     "as_actions",
+    "check_token_actions",
+    "scoring_mode",
     "to_numpy",
 ]
 
@@ -130,6 +134,38 @@ def as_actions(actions: Any, n: int, space: spaces.Space) -> Tensor:
         if not integral or np.any(np.abs(array) > 2**53):
             raise ValueError(f"actions must be integers of {space}, got {array.reshape(-1).tolist()}")
     return torch.as_tensor(array.reshape(n).astype(np.int64))
+
+
+def check_token_actions(actions: Tensor, num_envs: int, vocab_size: int) -> Tensor:
+    """(B,) int64 token ids of a ``Discrete(vocab_size)`` family, or a ValueError naming the
+    bad one (its row and the action space)."""
+    if actions.shape != (num_envs,):
+        raise ValueError(f"actions must have shape ({num_envs},), got {tuple(actions.shape)}")
+    if actions.dtype.is_floating_point and not torch.equal(actions, actions.round()):
+        raise ValueError(f"actions must be integer token ids, got {actions.tolist()}")
+    actions = actions.long()
+    bad = (actions < 0) | (actions >= vocab_size)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise ValueError(
+            f"action {int(actions[i])} (env {i}) is outside the vocabulary "
+            f"0..{vocab_size - 1} (action space Discrete({vocab_size}))"
+        )
+    return actions
+
+
+@contextlib.contextmanager
+def scoring_mode(module: Any) -> Iterator[None]:
+    """Score with ``module`` in eval mode and without gradients; its mode restored after."""
+    was_training = getattr(module, "training", False)
+    if was_training:
+        module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        if was_training:
+            module.train(True)
 
 
 def to_numpy(obs: Tensor | dict[str, Tensor], row: int | None = None) -> Any:

@@ -14,7 +14,6 @@ are not steps. Forms: :class:`MaskedInfillingEnv`, :class:`MaskedInfillingVector
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,7 @@ from torch import Tensor
 
 from seqadv.data.infilling import MaskSpec, draw_present, infilling_data, masked_sentences
 from seqadv.data.source import TextData
-from seqadv.envs.family import BatchedCore, StepOutput, env_forms
+from seqadv.envs.family import BatchedCore, StepOutput, check_token_actions, env_forms, scoring_mode
 from seqadv.envs.text_generation import as_text_data
 from seqadv.errors import ConfigError
 from seqadv.rewards import BoundReward, resolve_reward
@@ -209,22 +208,10 @@ class MaskedInfillingCore(BatchedCore):
         self.reward.check_level(level)
 
     # -- scoring ------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _eval_mode(self):
-        module = self.discriminator
-        was_training = getattr(module, "training", False)
-        module.eval() if was_training else None
-        try:
-            with torch.no_grad():
-                yield
-        finally:
-            if was_training:
-                module.train(True)
-
     def score(self, examples: Tensor, rows: Tensor | None = None, **_: Any) -> Tensor:
         """R(D, examples) (M, 2T) for (M, 2T) ``[masked | written]`` examples."""
         bf16 = self.score_precision == "bf16"
-        with self._eval_mode():
+        with scoring_mode(self.discriminator):
             with self.timers("discriminator"), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
                 logits = self.discriminator(examples).float()
             with self.timers("reward"):
@@ -272,19 +259,7 @@ class MaskedInfillingCore(BatchedCore):
         return self._allowed
 
     def check_actions(self, actions: Tensor) -> Tensor:
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f"actions must have shape ({self.num_envs},), got {tuple(actions.shape)}")
-        if actions.dtype.is_floating_point and not torch.equal(actions, actions.round()):
-            raise ValueError(f"actions must be integer token ids, got {actions.tolist()}")
-        actions = actions.long()
-        bad = (actions < 0) | (actions >= self.vocab_size)
-        if bool(bad.any()):
-            i = int(bad.nonzero()[0])
-            raise ValueError(
-                f"action {int(actions[i])} (env {i}) is outside the vocabulary "
-                f"0..{self.vocab_size - 1} (action space Discrete({self.vocab_size}))"
-            )
-        return actions
+        return check_token_actions(actions, self.num_envs, self.vocab_size)
 
     def step(self, actions: Tensor, skip: Tensor | None = None) -> StepOutput:
         """Write the token at each live row's missing position, then copy up to the next one."""

@@ -16,7 +16,6 @@ between generator updates. Rewards are always computed with the discriminator in
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import warnings
 from typing import Any
@@ -27,7 +26,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from seqadv.data.source import TextData
-from seqadv.envs.family import BatchedCore, StepOutput, env_forms
+from seqadv.envs.family import BatchedCore, StepOutput, check_token_actions, env_forms, scoring_mode
 from seqadv.errors import ConfigError
 from seqadv.rewards import BoundReward, resolve_reward
 from seqadv.rewards.rollout import Timers
@@ -368,37 +367,9 @@ class TextGenerationCore(BatchedCore):
 
     def check_actions(self, actions: Tensor) -> Tensor:
         """(B,) int64 actions, or a ValueError naming the bad one."""
-        if actions.shape != (self.num_envs,):
-            raise ValueError(
-                f"actions must have shape ({self.num_envs},), got {tuple(actions.shape)}"
-            )
-        if actions.dtype.is_floating_point:
-            if not torch.equal(actions, actions.round()):
-                raise ValueError(f"actions must be integer token ids, got {actions.tolist()}")
-        actions = actions.long()
-        bad = (actions < 0) | (actions >= self.vocab_size)
-        if bool(bad.any()):
-            i = int(bad.nonzero()[0])
-            raise ValueError(
-                f"action {int(actions[i])} (env {i}) is outside the vocabulary "
-                f"0..{self.vocab_size - 1} (action space Discrete({self.vocab_size}))"
-            )
-        return actions
+        return check_token_actions(actions, self.num_envs, self.vocab_size)
 
     # -- scoring ------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _eval_mode(self):
-        module = self.discriminator
-        was_training = getattr(module, "training", False)
-        if was_training:
-            module.eval()
-        try:
-            with torch.no_grad():
-                yield
-        finally:
-            if was_training:
-                module.train(True)
-
     def _autocast(self) -> Any:
         """bf16 autocast of the discriminator's scoring when ``score_precision`` says so."""
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.score_precision == "bf16")
@@ -422,7 +393,7 @@ class TextGenerationCore(BatchedCore):
             and self.scoring == "fast"
             and hasattr(self.discriminator, "logits_shared_prefix")
         )
-        with self._eval_mode():
+        with scoring_mode(self.discriminator):
             with self.timers("discriminator"), self._autocast():
                 if shared:
                     logits = self.discriminator.logits_shared_prefix(sequences, *shared_prefix)

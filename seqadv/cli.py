@@ -307,9 +307,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     samples = cli_samples(gen, args.n, args.seed, args.temperature)
     tokenizer = cfg.data.tokenizer
     lines = []
+    pad = getattr(gen, "pad_id", None)
     for row in samples.tolist():
         if vocab is None or args.ids:
-            lines.append(" ".join(str(i) for i in row if i != gen.pad_id))
+            lines.append(" ".join(str(i) for i in row if i != pad))
         elif data is not None:
             lines.append(data.decode(row))
         else:
