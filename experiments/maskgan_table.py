@@ -6,9 +6,13 @@ markdown table with the machine and thread count:
 
     python experiments/maskgan_table.py --lm runs/lm --runs runs/lm runs/maskmle runs/maskgan_s1 ...
         [--n-samples 2000] [--seed 0] [--threads 1]
+    python experiments/maskgan_table.py --runs runs/maskmle_coco runs/maskgan_coco \
+        --metrics nll_test bleu self_bleu unique_ngrams ngrams_in_train
 
-A run's label is its directory name. The NLL column is each run's ``nll_test``: per token of
-the real held-out windows for an LM, per *missing* token given the masked window for MaskMLE
+Columns are printed for the metrics some run reports.
+
+A run's label is its directory name. The NLL column is each run's ``nll_test`` (PTB: the validation split): per
+token of the real held-out windows for an LM, per *missing* token given the masked window for MaskMLE
 and MaskGAN (so the two kinds of row are not the same quantity; say so beside the table).
 """
 
@@ -22,9 +26,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
 
-from common import machine_line  # noqa: E402
+from common import machine_line, setup_threads  # noqa: E402
 
 COLUMNS = [
+    ("eval/bleu2", "BLEU-2", "{:.4f}"),
+    ("eval/bleu3", "BLEU-3", "{:.4f}"),
+    ("eval/bleu4", "BLEU-4", "{:.4f}"),
+    ("eval/bleu5", "BLEU-5", "{:.4f}"),
+    ("eval/self_bleu2", "Self-BLEU-2", "{:.4f}"),
+    ("eval/self_bleu3", "Self-BLEU-3", "{:.4f}"),
+    ("eval/self_bleu4", "Self-BLEU-4", "{:.4f}"),
+    ("eval/self_bleu5", "Self-BLEU-5", "{:.4f}"),
     ("eval/lm_perplexity", "LM perplexity of samples", "{:.1f}"),
     ("eval/unique_2gram_pct", "unique 2-grams %", "{:.2f}"),
     ("eval/unique_3gram_pct", "unique 3-grams %", "{:.2f}"),
@@ -32,17 +44,19 @@ COLUMNS = [
     ("eval/2gram_in_train_pct", "2-grams in train %", "{:.2f}"),
     ("eval/3gram_in_train_pct", "3-grams in train %", "{:.2f}"),
     ("eval/4gram_in_train_pct", "4-grams in train %", "{:.2f}"),
-    ("eval/nll_test", "NLL (valid)", "{:.4f}"),
+    ("eval/nll_test", "NLL (held-out)", "{:.4f}"),
 ]
-METRICS = "[nll_test, unique_ngrams, ngrams_in_train, lm_perplexity]"
+PTB_METRICS = ["nll_test", "unique_ngrams", "ngrams_in_train", "lm_perplexity"]
 
 
-def evaluate(run: str, lm: str, n: int, seed: int, threads: int) -> dict:
+def evaluate(run: str, lm: str | None, metrics: list[str], n: int, seed: int, threads: int) -> dict:
     cmd = [
         sys.executable, "-m", "seqadv", "eval", run, "--json", "--n-samples", str(n),
         "--seed", str(seed), "--threads", str(threads),
-        "--set", f"eval.lm={lm}", "--set", f"eval.metrics={METRICS}",
+        "--set", f"eval.metrics=[{', '.join(metrics)}]", "--set", "eval.n_self_bleu=null",
     ]  # fmt: skip
+    if lm:
+        cmd += ["--set", f"eval.lm={lm}"]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"seqadv eval {run} failed (exit {out.returncode}):\n{out.stderr}")
@@ -51,19 +65,23 @@ def evaluate(run: str, lm: str, n: int, seed: int, threads: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lm", required=True, help="the LM run that scores every run's samples")
+    parser.add_argument("--lm", help="the LM run that scores every run's samples (lm_perplexity)")
+    parser.add_argument("--metrics", nargs="+", default=PTB_METRICS, help="METRICS names")
     parser.add_argument("--runs", nargs="+", required=True)
     parser.add_argument("--n-samples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    setup_threads(args.threads)  # as the evaluations below run
     print(machine_line())
-    print(f"{args.n_samples} samples per run, eval seed {args.seed}, {args.threads} torch thread(s), LM {args.lm}\n")
-    print("| run | " + " | ".join(title for _, title, _ in COLUMNS) + " |")
-    print("|---|" + "---|" * len(COLUMNS))
-    for run in args.runs:
-        result = evaluate(run, args.lm, args.n_samples, args.seed, args.threads)
-        cells = [fmt.format(result[k]) if k in result else "—" for k, _, fmt in COLUMNS]
+    lm = f", LM {args.lm}" if args.lm else ""
+    print(f"{args.n_samples} samples per run, eval seed {args.seed}, {args.threads} torch thread(s){lm}\n")
+    results = [evaluate(run, args.lm, args.metrics, args.n_samples, args.seed, args.threads) for run in args.runs]
+    columns = [c for c in COLUMNS if any(c[0] in r for r in results)]
+    print("| run | " + " | ".join(title for _, title, _ in columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for run, result in zip(args.runs, results, strict=True):
+        cells = [fmt.format(result[k]) if k in result else "—" for k, _, fmt in columns]
         print(f"| {Path(run).name} | " + " | ".join(cells) + " |", flush=True)
 
 
