@@ -19,7 +19,7 @@ from seqadv.data.tokenize import get_tokenizer
 from seqadv.data.vocab import Vocab
 from seqadv.errors import DataError
 
-__all__ = ["Corpus", "CorpusStats", "read_lines"]
+__all__ = ["Corpus", "CorpusStats", "read_bytes", "read_lines"]
 
 log = logging.getLogger("seqadv")
 
@@ -62,6 +62,18 @@ class CorpusStats:
         return "; ".join(parts)
 
 
+def read_bytes(path: str | Path, expected: str = "a text file") -> bytes:
+    """The bytes of ``path``, or a DataError naming it (missing, a directory, unreadable)."""
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, expected {expected}") from None
+    except OSError as exc:  # no permission, ...
+        raise DataError(f"{path}: cannot read the file ({exc})") from exc
+
 def read_lines(
     path: str | os.PathLike, encoding_errors: str = "strict", stats: CorpusStats | None = None
 ) -> list[tuple[int, str]]:
@@ -76,12 +88,7 @@ def read_lines(
         )
     path = Path(path)
     stats = stats if stats is not None else CorpusStats(str(path))
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, expected a text file") from None
+    raw = read_bytes(path)
     if not raw.strip():
         raise DataError(f"{path}: the file is empty (expected one sentence per line)")
     out: list[tuple[int, str]] = []

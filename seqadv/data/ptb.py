@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from seqadv.data.corpus import read_bytes
 from seqadv.errors import DataError
 
 __all__ = [
@@ -66,14 +67,7 @@ def read_ptb_words(path: str | os.PathLike) -> list[str]:
             and the byte within it) or holds no tokens at all.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, expected a PTB text file") from None
-    except OSError as exc:  # no permission, ...
-        raise DataError(f"{path}: cannot read the file ({exc})") from exc
+    raw = read_bytes(path, expected="a PTB text file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
