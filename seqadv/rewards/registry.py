@@ -198,6 +198,16 @@ _BUILTIN_TABLE: list[tuple[str, str, dict[str, Any]]] = [
     ("pearson_chi2", "pearson_chi2", _F_DIV),
     ("maskgan", "maskgan", {"level": "any"}),
     ("scratchgan", "scratchgan", {"level": "any"}),
+    (
+        "irgan",
+        "scratchgan",
+        {"level": "any", "summary": "IRGAN's code: 2 sigmoid(f(q, d)) - 1 = tanh(f / 2) (as 'scratchgan')."},
+    ),
+    (
+        "irgan_paper",
+        "minimax",
+        {"level": "any", "summary": "IRGAN's paper: log(1 + exp(f(q, d))) (alias of 'minimax')."},
+    ),
 ]
 
 #: the functions of seqadv.rewards.builtin, in table order

@@ -43,6 +43,8 @@ KNOWN_VALUES: dict[str, list[float]] = {
     "pearson_chi2": [0.0, 8.0, 1 / 9 - 1],
     "maskgan": [math.log(0.5 + 1e-7), math.log(0.75 + 1e-7), math.log(0.25 + 1e-7)],
     "scratchgan": [0.0, 0.5, -0.5],
+    "irgan": [math.tanh(0.0), math.tanh(LOG3 / 2), math.tanh(-LOG3 / 2)],  # = 2 D - 1
+    "irgan_paper": [math.log(2), math.log(1 + 3), math.log(1 + 1 / 3)],  # log(1 + e^f)
 }
 BUILTIN_ELEMENTWISE = sorted(
     e.name for e in REWARDS.entries() if e.meta.get("source") == "builtin" and e.name != "rank"
