@@ -459,6 +459,12 @@ def cmd_bleu(args: argparse.Namespace) -> int:
     return bleu_cli.run(args)
 
 
+def cmd_irgan(args: argparse.Namespace) -> int:
+    from seqadv import irgan_command
+
+    return irgan_command.run(args)
+
+
 # -- parser -----------------------------------------------------------------------------------
 THREADS_HELP = "torch threads, 1..this machine's CPU count (default: 1)"
 ALLOW_IMPORT_HELP = (
@@ -611,6 +617,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-root", default="runs")
     p.set_defaults(func=cmd_list)
 
+    p = sub.add_parser("irgan", help="IRGAN's released models: score them with seqadv's ranking metrics")
+    from seqadv import irgan_command
+
+    irgan_command.add_arguments(p)
+    p.set_defaults(func=cmd_irgan)
+
     p = sub.add_parser("oracle", help="the synthetic oracle: import SeqGAN's, inspect one")
     osub = p.add_subparsers(dest="oracle_cmd", metavar="ORACLE_COMMAND")
     q = osub.add_parser(
@@ -643,6 +655,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "oracle" and not args.oracle_cmd:
         parser.parse_args(["oracle", "--help"])
+    if args.command == "irgan" and not args.irgan_cmd:
+        parser.parse_args(["irgan", "--help"])
     _setup_logging(-1 if args.quiet else args.verbose)
     try:
         return int(args.func(args) or 0)

@@ -43,6 +43,7 @@ LAYERS = {
     "seqadv.cli_args": 8,
     "seqadv.cli_catalog": 8,
     "seqadv.bleu_command": 8,
+    "seqadv.irgan_command": 8,
     "seqadv.__main__": 8,
 }
 
