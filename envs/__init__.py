@@ -23,6 +23,7 @@ __all__ = ["ENVIRONMENTS", "register_envs", "register_env", "ENV_IDS"]
 
 _TEXT = "seqadv.envs.text_generation"
 _INFILL = "seqadv.envs.masked_infilling"
+_RETRIEVAL = "seqadv.envs.retrieval"
 
 #: env id -> (single entry point, vector entry point, variant kwargs, one-line description)
 _ENV_SPECS: dict[str, tuple[str, str, dict, str]] = {
@@ -55,6 +56,12 @@ _ENV_SPECS: dict[str, tuple[str, str, dict, str]] = {
         f"{_INFILL}:MaskedInfillingVectorEnv",
         {"reward_scheme": "per_token"},
         "MaskGAN: write the missing tokens of a masked real sentence; per-token rewards",
+    ),
+    "seqadv/Retrieval-v0": (
+        f"{_RETRIEVAL}:RetrievalEnv",
+        f"{_RETRIEVAL}:RetrievalVectorEnv",
+        {"reward_scheme": "terminal"},
+        "IRGAN: observe a user, pick an item (one step); the pair scorer's reward",
     ),
 }
 ENV_IDS = tuple(_ENV_SPECS)

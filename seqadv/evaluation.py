@@ -148,6 +148,7 @@ for _name, _summary in (
     ("lm_perplexity", "perplexity of the samples under the LM run of eval.lm"),
 ):
     METRICS.add(_name, f"seqadv.ngram_eval:{_name}", summary=_summary)
+METRICS.add("ranking", "seqadv.ranking_eval:ranking", summary="P@k, NDCG@k, MAP, MRR of the policy's item scores (IRGAN)")
 
 
 def evaluate_policy(

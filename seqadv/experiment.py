@@ -217,6 +217,67 @@ def ptb_source(
     )
 
 
+@register_data_source("ratings", summary="IRGAN: ratings files (.inter, u.data, IRGAN's) or a synthetic set")
+def ratings_source(
+    cfg: DataConfig,
+    base_dir: Path | None = None,
+    path: str | None = None,
+    format: str = "inter",
+    split: str = "u1",
+    test_path: str | None = None,
+    test_fraction: float = 0.2,
+    validation: float = 0.0,
+    evaluate_on: str = "test",
+    threshold: float = 4.0,
+    n_items: int | None = None,
+    vocab: Any = None,
+) -> TextData:
+    """Ratings for IRGAN (:mod:`seqadv.data.ratings`); ``path`` None: a seeded synthetic set.
+
+    ``split``: ``u1`` (the first 20,000 rows are the test split, as in ``ml-100k.inter``),
+    ``random`` (``test_fraction`` of the rows, seeded by ``data.data_seed``) or ``files``
+    (``path`` is the training file, ``test_path`` the test one). ``validation`` > 0 carves a
+    seeded share of the training rows out as a validation split; ``evaluate_on:
+    validation`` then makes it the held-out split that metrics score (select a model on it,
+    report the test split once). ``n_items``: the item table size (IRGAN's models: 1,683).
+    """
+    from seqadv.data import ratings
+
+    readers = {"inter": ratings.read_inter, "udata": ratings.read_udata, "irgan": ratings.read_irgan}
+    if format not in readers:
+        raise ConfigError(f"data.kwargs.format must be one of {sorted(readers)}, got {format!r}")
+    if split not in ("u1", "random", "files"):
+        raise ConfigError(f"data.kwargs.split must be u1, random or files, got {split!r}")
+    if evaluate_on not in ("test", "validation") or (evaluate_on == "validation" and not validation):
+        raise ConfigError("data.kwargs.evaluate_on must be 'test', or 'validation' with validation > 0")
+    files = []
+    if path is None:
+        data = ratings.synthetic_ratings(seed=cfg.data_seed)
+        train, test = ratings.holdout_split(data, test_fraction, seed=cfg.data_seed)
+    else:
+        found = resolve_path(path, base_dir)
+        files.append(found)
+        data = readers[format](found)
+        if split == "files":
+            if not test_path:
+                raise ConfigError("data.kwargs.test_path is required with split 'files'")
+            train, test = data, readers[format](resolve_path(test_path, base_dir))
+            files.append(resolve_path(test_path, base_dir))
+        elif split == "u1":
+            train, test = ratings.u1_split(data)
+        else:
+            train, test = ratings.holdout_split(data, test_fraction, seed=cfg.data_seed)
+    if validation:
+        train, held = ratings.holdout_split(train, validation, seed=derive_seed(cfg.data_seed, "validation"))
+        if evaluate_on == "validation":
+            test = held
+    n_users = max(train.n_users, test.n_users)
+    out = ratings.ratings_data(train, test, threshold, n_users=n_users, n_items=n_items)
+    out.extra["files"] = [file_fingerprint(f) for f in files]
+    out.extra["ratings"]["evaluate_on"] = evaluate_on
+    return out
+
+
 @register_data_source(
     "infilling", summary="MaskGAN: another source's sentences as [masked | sentence] examples"
 )

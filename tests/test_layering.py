@@ -34,6 +34,7 @@ LAYERS = {
     "seqadv.experiment": 6,
     "seqadv.evaluation": 6,
     "seqadv.ngram_eval": 6,
+    "seqadv.ranking_eval": 6,
     "seqadv.recipe": 6,
     "seqadv.own_text": 6,
     "seqadv.estimate": 6,

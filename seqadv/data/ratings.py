@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +37,7 @@ __all__ = [
     "u1_split",
     "holdout_split",
     "synthetic_ratings",
+    "ratings_data",
 ]
 
 
@@ -206,3 +208,42 @@ def synthetic_ratings(n_users: int = 30, n_items: int = 40, dim: int = 3, densit
     s = score[users, items]
     ratings = np.clip(np.round(3 + 2 * s / (np.abs(s).max() + 1e-9)), 1, 5).astype(np.float32)
     return Interactions(users.astype(np.int64), items.astype(np.int64), ratings, n_users, n_items, "synthetic")
+
+
+def ratings_data(train: Interactions, test: Interactions, threshold: float = 4.0,
+                 n_users: int | None = None, n_items: int | None = None, description: str = "") -> Any:
+    """Ratings as the trainer's data: ``train``/``test`` are the (N, 2) ``[user, item]``
+    pairs rated >= ``threshold`` (the real examples a discriminator learns), and
+    ``extra["ratings"]`` keeps the interactions for ranking metrics.
+
+    Users and items share one id range for the discriminator's input checks:
+    ``vocab_size = max(n_users, n_items)``; ``max_len`` 2; no EOS.
+    """
+    import torch
+
+    from seqadv.data.source import TextData
+
+    n_users = max(n_users or 0, train.n_users, test.n_users)
+    n_items = max(n_items or 0, train.n_items, test.n_items)
+
+    def pairs(data: Interactions) -> torch.Tensor:
+        keep = data.ratings >= threshold
+        return torch.from_numpy(np.stack([data.users[keep], data.items[keep]], axis=1).astype(np.int64))
+
+    size = max(n_users, n_items)
+    train_pairs, test_pairs = pairs(train), pairs(test)
+    if not len(train_pairs):
+        raise DataError(f"no training rating is >= {threshold}: nothing to learn from")
+    return TextData(
+        train=train_pairs,
+        test=test_pairs,
+        max_len=2,
+        vocab_size=size,
+        start_id=0,
+        eos_id=None,
+        pad_id=size,
+        description=description
+        or f"{n_users} users x {n_items} items: {len(train_pairs)} train / {len(test_pairs)} test positives (rating >= {threshold:g})",
+        extra={"ratings": {"train": train, "test": test, "threshold": float(threshold),
+                           "n_users": n_users, "n_items": n_items}},  # fmt: skip
+    )

@@ -188,6 +188,13 @@ DISCRIMINATORS.add(
     examples="infilling",
     summary="MaskGAN's seq2seq discriminator over [masked | sentence] examples",
 )
+DISCRIMINATORS.add(
+    "irgan_mf",
+    "seqadv.models.mf_players:MFDiscriminator",
+    level="sequence",
+    examples="pairs",
+    summary="IRGAN's matrix-factorization scorer of [user, item] pairs",
+)
 
 
 def make_discriminator(

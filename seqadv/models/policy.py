@@ -58,6 +58,11 @@ GENERATORS.add(
     "seqadv.models.infilling_generator:infilling_policy",
     summary="MaskGAN's seq2seq infilling generator (infilling data: [masked | sentence])",
 )
+GENERATORS.add(
+    "irgan_mf",
+    "seqadv.models.mf_players:mf_policy",
+    summary="IRGAN's matrix-factorization item policy (ratings data, one step)",
+)
 
 
 def register_generator(name: str, **meta: Any):

@@ -1,0 +1,176 @@
+"""Retrieval: IRGAN's game as a one-step environment family (a contextual bandit).
+
+An episode observes a user (a query) and ends after one action, an item; its reward is the
+environment's reward (default ``irgan``: 2 sigmoid(f(u, i)) - 1, IRGAN's code; ``irgan_paper``:
+log(1 + exp f)) of the discriminator's score of the pair, through the reward scheme
+(``terminal``). Users are drawn uniformly from those with a training positive (IRGAN's
+generator steps over them). ``exclude_positives`` masks a user's training positives out of
+the actions (off by default: IRGAN's sampling puts mass on them). Forms:
+:class:`RetrievalEnv`, :class:`RetrievalVectorEnv` and ``RetrievalVectorEnv(...).as_sb3()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import Tensor
+
+from seqadv.envs.family import BatchedCore, StepOutput, check_token_actions, env_forms, scoring_mode
+from seqadv.errors import ConfigError
+from seqadv.rewards import BoundReward, resolve_reward
+from seqadv.rewards.rollout import Timers
+from seqadv.rewards.schemes import RewardScheme, StepInfo, make_scheme
+
+__all__ = ["RetrievalCore", "RetrievalEnv", "RetrievalVectorEnv", "default_retrieval"]
+
+_DOC = """
+    ## Description
+
+    One step: observe a user, pick an item; the discriminator's judgement of the (user, item)
+    pair is the reward. The discriminator is trained while the policy learns (shared with the
+    trainer); it scores in eval mode, without gradients.
+
+    ## Action space
+
+    ``Discrete(n_items)``; with ``exclude_positives`` the user's training positives are
+    masked out (``action_masks``).
+
+    ## Observation space
+
+    ``Box(0, n_users - 1, (1,), int64)``: the user id.
+
+    ## Rewards
+
+    R(D, [user, item]) of the ``reward`` (default ``irgan``), paid at the end of the step.
+
+    ## Starting state
+
+    A user with at least one training positive, uniformly.
+
+    ## Episode end
+
+    Terminated after the one action.
+
+    ## Arguments
+
+    - ``data``: ratings data (the ``ratings`` data source); default a small synthetic set.
+    - ``discriminator``: a pair scorer (the ``irgan_mf`` discriminator); default an untrained one.
+    - ``reward``, ``reward_scheme``: as above; ``exclude_positives``: as above.
+    - ``rollout_policy``, ``scoring``, ``score_precision``: accepted for the trainer's uniform
+      call, unused.
+
+    ## Version history
+
+    - v0: initial version.
+"""
+
+
+def default_retrieval() -> tuple[Any, Any]:
+    """A small seeded problem: synthetic ratings (30 users x 40 items) and an untrained MF
+    discriminator."""
+    from seqadv.data.ratings import holdout_split, ratings_data, synthetic_ratings
+    from seqadv.models.mf_players import MFDiscriminator
+
+    train, test = holdout_split(synthetic_ratings(seed=0), 0.2, seed=0)
+    data = ratings_data(train, test, n_users=30, n_items=40)
+    return data, MFDiscriminator(data.vocab_size, 2, n_users=30, n_items=40).eval()
+
+
+class RetrievalCore(BatchedCore):
+    """B one-step retrieval episodes (see the module docstring and ``_DOC``)."""
+
+    def __init__(
+        self,
+        num_envs: int,
+        data: Any = None,
+        discriminator: Any = None,
+        reward: Any = "irgan",
+        reward_scheme: Any = "terminal",
+        exclude_positives: bool = False,
+        rollout_policy: Any = None,
+        scoring: str = "fast",
+        score_precision: str = "fp32",
+    ) -> None:
+        if num_envs < 1:
+            raise ConfigError(f"num_envs must be >= 1, got {num_envs}")
+        scheme = make_scheme(reward_scheme)
+        if "rollout_policy" in scheme.needs:
+            raise ConfigError(f"reward_scheme {scheme.name!r} uses rollouts; a one-step episode has none")
+        if data is None:
+            data, default_disc = default_retrieval()
+            discriminator = default_disc if discriminator is None else discriminator
+        info = getattr(data, "extra", {}).get("ratings")
+        if info is None:
+            raise ConfigError("Retrieval needs ratings data (the 'ratings' data source)")
+        if discriminator is None:
+            raise ConfigError("discriminator is required (a pair scorer such as 'irgan_mf')")
+        self.data, self.num_envs, self.max_episode_steps = data, num_envs, 1
+        self.n_users, self.n_items = int(info["n_users"]), int(info["n_items"])
+        self.vocab_size = self.n_items
+        self.discriminator = discriminator
+        self.reward: BoundReward = resolve_reward(reward)
+        self.reward.check_level(getattr(discriminator, "level", "sequence"))
+        self.reward_scheme: RewardScheme = scheme
+        self.rollout_policy = None
+        self.timers, self.rng = Timers(), torch.Generator().manual_seed(0)
+        positives = torch.zeros(self.n_users, self.n_items, dtype=torch.bool)
+        positives[data.train[:, 0], data.train[:, 1]] = True
+        self.positives = positives
+        self.starts = positives.any(1).nonzero().squeeze(1)
+        if exclude_positives and bool(positives.all(1).any()):
+            raise ConfigError("exclude_positives: a user has every item as a training positive")
+        self.exclude_positives = bool(exclude_positives)
+        self.action_space = spaces.Discrete(self.n_items)
+        self.observation_space = spaces.Box(0, self.n_users - 1, shape=(1,), dtype=np.int64)
+        self.user = torch.zeros(num_envs, 1, dtype=torch.long)
+        self.done = torch.ones(num_envs, dtype=torch.bool)
+        scheme.bind(self)
+
+    def score(self, pairs: Tensor, rows: Tensor | None = None, **_: Any) -> Tensor:
+        with scoring_mode(self.discriminator):
+            with self.timers("discriminator"):
+                logits = self.discriminator(pairs).float()
+            with self.timers("reward"):
+                return self.reward(logits, sequences=pairs, discriminator=self.discriminator).float()
+
+    def reset(self, mask: Tensor | None = None) -> None:
+        rows = torch.arange(self.num_envs) if mask is None else mask.nonzero().squeeze(1)
+        if rows.numel() == 0:
+            return
+        pick = torch.randint(0, self.starts.numel(), (rows.numel(),), generator=self.rng)
+        self.user[rows, 0] = self.starts[pick]
+        self.done[rows] = False
+        self.reward_scheme.reset(mask)
+
+    def observations(self) -> Tensor:
+        return self.user
+
+    def action_masks(self) -> Tensor | None:
+        return ~self.positives[self.user[:, 0]] if self.exclude_positives else None
+
+    def step(self, actions: Tensor, skip: Tensor | None = None) -> StepOutput:
+        actions = check_token_actions(torch.as_tensor(actions), self.num_envs, self.n_items)
+        active = ~self.done if skip is None else ~self.done & ~skip
+        if self.exclude_positives and bool(self.positives[self.user[:, 0], actions][active].any()):
+            row = int((self.positives[self.user[:, 0], actions] & active).nonzero()[0])
+            raise ValueError(f"action {int(actions[row])} (env {row}) is a training positive of its user, masked out")
+        pairs = torch.cat([self.user, actions[:, None]], dim=1)
+        info = StepInfo(pairs, actions, active, active.clone(), torch.full_like(actions, 2))
+        rewards = self.reward_scheme.rewards(info)
+        self.done |= active
+        finished = torch.where(active[:, None], pairs, torch.full_like(pairs, self.data.pad_id))
+        return StepOutput(rewards, active.clone(), torch.zeros_like(active), finished)
+
+    def episode_info(self, row: int, finished: Tensor) -> dict[str, Any]:
+        return {"sequence": finished.numpy().copy()}
+
+
+RetrievalEnv, RetrievalVectorEnv = env_forms(
+    "Retrieval",
+    RetrievalCore,
+    "IRGAN's game: observe a user, pick an item; the discriminator's judgement is the reward.\n" + _DOC,
+    __name__,
+)

@@ -1,0 +1,149 @@
+"""IRGAN's two players on item recommendation, as a policy and as a discriminator.
+
+- :class:`MFPolicy` (GENERATORS ``irgan_mf``): pi(i | u) = softmax_i f(u, i) / temperature
+  over a factorization f (:class:`~seqadv.models.mf.MatrixFactorization`), one step: it reads
+  the ``Retrieval`` observation (a user id) and picks an item. ``sample(n)`` draws users from
+  the real positive pairs and an item each at ``negative_temperature`` (IRGAN draws the
+  discriminator's negatives at 0.2), as ``[user, item]`` pairs.
+- :class:`MFDiscriminator` (DISCRIMINATORS ``irgan_mf``): logit f(u, i) of ``[user, item]``
+  pairs, with IRGAN's L2 penalty on the pairs' parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from seqadv.models.discriminator_base import Discriminator
+from seqadv.models.mf import MatrixFactorization
+from seqadv.models.policy import masked_log_softmax, sample_masked
+
+__all__ = ["MFPolicy", "MFDiscriminator", "mf_policy"]
+
+
+def _users(obs: Tensor) -> Tensor:
+    return obs.reshape(obs.shape[0], -1)[:, 0].round().long()
+
+
+class _UserEncoder(nn.Module):
+    def __init__(self, mf: MatrixFactorization) -> None:
+        super().__init__()
+        self.mf, self.latent_dim = mf, mf.users.shape[1]
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.mf.users[_users(obs)]
+
+
+class _ItemHead(nn.Module):
+    def __init__(self, mf: MatrixFactorization) -> None:
+        super().__init__()
+        self.mf = mf
+
+    def forward(self, latent: Tensor) -> Tensor:
+        return latent @ self.mf.items.T + self.mf.bias
+
+
+class MFPolicy(nn.Module):
+    """A one-step item policy over a factorization (see the module docstring)."""
+
+    def __init__(self, mf: MatrixFactorization, pool: Tensor | None = None, negative_temperature: float = 0.2) -> None:
+        super().__init__()
+        if not negative_temperature > 0:
+            raise ValueError(f"negative_temperature must be > 0, got {negative_temperature!r}")
+        self.mf = mf
+        self.negative_temperature = float(negative_temperature)
+        self.register_buffer("pool", pool if pool is not None else torch.zeros(0, 2, dtype=torch.long), persistent=False)
+
+    @property
+    def pad_id(self) -> int:
+        return max(self.mf.n_users, self.mf.n_items)
+
+    def all_scores(self, users: Tensor | None = None) -> Tensor:
+        """f(u, .) (B, n_items) for ``users`` (default: all)."""
+        return self.mf.all_scores(users)
+
+    def initial_state(self, obs: Tensor) -> None:
+        return None
+
+    def act(self, obs: Tensor, state: Any, *, generator=None, action_mask=None, temperature: float = 1.0):
+        actions, log_probs = sample_masked(self.all_scores(_users(obs)), generator, action_mask, temperature)
+        return actions, log_probs, state
+
+    def evaluate(self, obs: Tensor, actions: Tensor, mask: Tensor, action_masks: Tensor | None = None, *, entropy: bool = True):
+        rows, steps = actions.shape
+        logits = self.all_scores(_users(obs.reshape(rows * steps, -1))).view(rows, steps, -1)
+        log_p = masked_log_softmax(logits, action_masks)
+        picked = log_p.gather(-1, actions.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        ent = torch.special.entr(log_p.exp()).sum(-1) if entropy else None
+        return torch.where(mask, picked, 0.0), ent
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator=None, temperature: float = 1.0) -> Tensor:
+        """``n`` ``[user, item]`` pairs: users of the real pairs, items at the negative
+        temperature (times ``temperature``)."""
+        if self.pool.shape[0]:
+            users = self.pool[torch.randint(0, self.pool.shape[0], (n,), generator=generator), 0]
+        else:
+            users = torch.randint(0, self.mf.n_users, (n,), generator=generator)
+        items, _ = sample_masked(self.all_scores(users), generator, None, temperature * self.negative_temperature)
+        return torch.stack([users, items], dim=1)
+
+    def actor_modules(self) -> tuple[nn.Module, nn.Module]:
+        return _UserEncoder(self.mf), _ItemHead(self.mf)
+
+
+def mf_policy(data: Any, seed: int, dim: int = 5, init_delta: float = 0.05, negative_temperature: float = 0.2) -> MFPolicy:
+    """The GENERATORS factory of ``irgan_mf``: sizes from the data's ``extra["ratings"]``."""
+    from seqadv.errors import ConfigError
+
+    info = getattr(data, "extra", {}).get("ratings")
+    if info is None:
+        raise ConfigError("generator 'irgan_mf' needs ratings data: set data.source to 'ratings'")
+    mf = MatrixFactorization(info["n_users"], info["n_items"], dim=dim, init_delta=init_delta, seed=seed)
+    return MFPolicy(mf, pool=data.train, negative_temperature=negative_temperature)
+
+
+class MFDiscriminator(Discriminator):
+    """logit f(u, i) of (B, 2) ``[user, item]`` pairs; IRGAN's L2 penalty ``l2 * (|p_u|^2 +
+    |q_i|^2 + b_i^2) / 2`` (TensorFlow's ``l2_loss``) over the pairs of the last training
+    batch, added to the loss by :meth:`regularization`.
+
+    Args:
+        vocab_size: the shared id range (``max(n_users, n_items)``); max_len: 2.
+        n_users, n_items: table sizes (default: ``vocab_size``).
+        dim, init_delta, seed: as :class:`MatrixFactorization`.
+        l2: IRGAN's 0.1 / 16.
+    """
+
+    level = "sequence"
+
+    def __init__(self, vocab_size: int, max_len: int = 2, pad_id: int | None = None, n_users: int | None = None,
+                 n_items: int | None = None, dim: int = 5, init_delta: float = 0.05, l2: float = 0.1 / 16,
+                 seed: int = 0) -> None:  # fmt: skip
+        super().__init__(vocab_size, max_len, pad_id)
+        if max_len != 2:
+            raise ValueError(f"an MF discriminator judges [user, item] pairs: max_len must be 2, got {max_len}")
+        self.mf = MatrixFactorization(n_users or vocab_size, n_items or vocab_size, dim, init_delta, seed)
+        self.l2 = float(l2)
+        self._last: Tensor | None = None
+
+    def features(self, sequences: Tensor) -> Tensor:
+        self.check_tokens(sequences)
+        return self.mf.users[sequences[:, 0]] * self.mf.items[sequences[:, 1]]
+
+    def forward(self, sequences: Tensor) -> Tensor:
+        self.check_tokens(sequences)
+        if sequences.shape[1] != 2:
+            raise ValueError(f"sequences must be [user, item] pairs (B, 2), got {tuple(sequences.shape)}")
+        if self.training:
+            self._last = sequences
+        return self.mf(sequences[:, 0], sequences[:, 1])
+
+    def regularization(self) -> Tensor:
+        if not self.l2 or self._last is None:
+            return self.mf.bias.new_zeros(())
+        u, i = self._last[:, 0], self._last[:, 1]
+        penalty = self.mf.users[u].pow(2).sum() + self.mf.items[i].pow(2).sum() + self.mf.bias[i].pow(2).sum()
+        return self.l2 * penalty / 2
