@@ -40,6 +40,7 @@ __all__ = [
     "CoreVectorEnv",
     "as_actions",
     "check_token_actions",
+    "discriminator_reward",
     "scoring_mode",
     "to_numpy",
 ]
@@ -166,6 +167,17 @@ def scoring_mode(module: Any) -> Iterator[None]:
     finally:
         if was_training:
             module.train(True)
+
+
+def discriminator_reward(core: Any, examples: Tensor, bf16: bool = False) -> Tensor:
+    """``core.reward`` of ``core.discriminator``'s logits of ``examples``, scored in eval mode
+    without gradients (bf16 autocast when asked), timed under the core's ``discriminator``
+    and ``reward`` timers."""
+    with scoring_mode(core.discriminator):
+        with core.timers("discriminator"), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            logits = core.discriminator(examples).float()
+        with core.timers("reward"):
+            return core.reward(logits, sequences=examples, discriminator=core.discriminator).float()
 
 
 def to_numpy(obs: Tensor | dict[str, Tensor], row: int | None = None) -> Any:

@@ -23,7 +23,13 @@ from torch import Tensor
 
 from seqadv.data.infilling import MaskSpec, draw_present, infilling_data, masked_sentences
 from seqadv.data.source import TextData
-from seqadv.envs.family import BatchedCore, StepOutput, check_token_actions, env_forms, scoring_mode
+from seqadv.envs.family import (
+    BatchedCore,
+    StepOutput,
+    check_token_actions,
+    discriminator_reward,
+    env_forms,
+)
 from seqadv.envs.text_generation import as_text_data
 from seqadv.errors import ConfigError
 from seqadv.rewards import BoundReward, resolve_reward
@@ -210,12 +216,7 @@ class MaskedInfillingCore(BatchedCore):
     # -- scoring ------------------------------------------------------------------------------
     def score(self, examples: Tensor, rows: Tensor | None = None, **_: Any) -> Tensor:
         """R(D, examples) (M, 2T) for (M, 2T) ``[masked | written]`` examples."""
-        bf16 = self.score_precision == "bf16"
-        with scoring_mode(self.discriminator):
-            with self.timers("discriminator"), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-                logits = self.discriminator(examples).float()
-            with self.timers("reward"):
-                return self.reward(logits, sequences=examples, discriminator=self.discriminator).float()
+        return discriminator_reward(self, examples, bf16=self.score_precision == "bf16")
 
     def examples(self) -> Tensor:
         """(B, 2T) the current ``[masked | written]`` examples."""

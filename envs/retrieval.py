@@ -18,7 +18,13 @@ import torch
 from gymnasium import spaces
 from torch import Tensor
 
-from seqadv.envs.family import BatchedCore, StepOutput, check_token_actions, env_forms, scoring_mode
+from seqadv.envs.family import (
+    BatchedCore,
+    StepOutput,
+    check_token_actions,
+    discriminator_reward,
+    env_forms,
+)
 from seqadv.errors import ConfigError
 from seqadv.rewards import BoundReward, resolve_reward
 from seqadv.rewards.rollout import Timers
@@ -59,8 +65,8 @@ _DOC = """
     - ``data``: ratings data (the ``ratings`` data source); default a small synthetic set.
     - ``discriminator``: a pair scorer (the ``irgan_mf`` discriminator); default an untrained one.
     - ``reward``, ``reward_scheme``: as above; ``exclude_positives``: as above.
-    - ``rollout_policy``, ``scoring``, ``score_precision``: accepted for the trainer's uniform
-      call, unused.
+    - ``score_precision``: ``fp32`` (default) or ``bf16`` autocast of the scoring.
+    - ``rollout_policy``, ``scoring``: accepted for the trainer's uniform call, unused.
 
     ## Version history
 
@@ -96,6 +102,9 @@ class RetrievalCore(BatchedCore):
     ) -> None:
         if num_envs < 1:
             raise ConfigError(f"num_envs must be >= 1, got {num_envs}")
+        if score_precision not in ("fp32", "bf16"):
+            raise ConfigError(f"score_precision must be fp32 or bf16, got {score_precision!r}")
+        self.score_precision = score_precision
         scheme = make_scheme(reward_scheme)
         if "rollout_policy" in scheme.needs:
             raise ConfigError(f"reward_scheme {scheme.name!r} uses rollouts; a one-step episode has none")
@@ -130,11 +139,8 @@ class RetrievalCore(BatchedCore):
         scheme.bind(self)
 
     def score(self, pairs: Tensor, rows: Tensor | None = None, **_: Any) -> Tensor:
-        with scoring_mode(self.discriminator):
-            with self.timers("discriminator"):
-                logits = self.discriminator(pairs).float()
-            with self.timers("reward"):
-                return self.reward(logits, sequences=pairs, discriminator=self.discriminator).float()
+        """R(D, pairs) (M,) for (M, 2) ``[user, item]`` pairs."""
+        return discriminator_reward(self, pairs, bf16=self.score_precision == "bf16")
 
     def reset(self, mask: Tensor | None = None) -> None:
         rows = torch.arange(self.num_envs) if mask is None else mask.nonzero().squeeze(1)
