@@ -43,14 +43,19 @@ Callback = Callable[["Learner", dict[str, Any]], None]
 """Called as ``callback(learner, stats)`` after every update."""
 
 
+#: the learners' optimizers by name
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+
+
 class Learner:
     """Base class of seqadv's own learners.
 
     Args:
         policy: the policy being trained.
-        lr: Adam learning rate.
+        lr: the optimizer's learning rate.
         grad_clip: clip the global gradient norm to this value (None: no clipping).
         seed: seeds the learner's own random stream ``rng`` (action sampling, env seeds).
+        optimizer: ``adam`` (default) or ``sgd`` (plain SGD, as IRGAN's generator).
     """
 
     def __init__(
@@ -59,10 +64,15 @@ class Learner:
         lr: float = 0.01,
         grad_clip: float | None = 5.0,
         seed: int = 0,
+        optimizer: str = "adam",
     ) -> None:
+        from seqadv.errors import ConfigError
+
+        if optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
         self.policy = policy
         self.grad_clip = grad_clip
-        self.optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
+        self.optimizer = OPTIMIZERS[optimizer](policy.parameters(), lr=lr)
         self.rng = torch.Generator().manual_seed(int(seed))
         self.num_updates = 0
         self._batch: RolloutBatch | None = None  # the batch learn() is updating on

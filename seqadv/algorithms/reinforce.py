@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from seqadv.algorithms.advantages import DiscountedReturn, discounted_returns, make_estimator
@@ -46,8 +47,13 @@ class Reinforce(Learner):
             update one of norm 5 whatever the scale of the rewards).
         advantage: an estimator name or ``{name, kwargs}`` of the ADVANTAGES registry,
             instead of ``discount``, ``baseline``, ``ema_decay`` and ``normalize``.
-        lr, grad_clip, seed: see :class:`~seqadv.algorithms.base.Learner` (SeqGAN: Adam
-            0.01, clip 5.0).
+        importance_weights: multiply each weight by pi(a | s) / b(a | s), the policy's
+            probability of the action over the probability it was drawn with (the batch's
+            ``log_probs``): for a policy that acts from another distribution than its own,
+            such as IRGAN's mixture with the user's positives (``positive_mix``). 1 when the
+            two are the same.
+        lr, grad_clip, seed, optimizer: see :class:`~seqadv.algorithms.base.Learner`
+            (SeqGAN: Adam 0.01, clip 5.0; IRGAN: SGD 0.001).
     """
 
     def __init__(
@@ -59,9 +65,11 @@ class Reinforce(Learner):
         normalize: bool = False,
         reduction: str = "sequence_mean",
         advantage: Any = None,
+        importance_weights: bool = False,
         lr: float = 0.01,
         grad_clip: float | None = 5.0,
         seed: int = 0,
+        optimizer: str = "adam",
     ) -> None:
         if baseline not in ("none", "batch_mean", "ema"):
             raise ConfigError(
@@ -73,8 +81,12 @@ class Reinforce(Learner):
                 f"reinforce: reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, "
                 f"got {reduction!r}"
             )
-        super().__init__(policy, lr=lr, grad_clip=grad_clip, seed=seed)
+        try:
+            super().__init__(policy, lr=lr, grad_clip=grad_clip, seed=seed, optimizer=optimizer)
+        except ConfigError as exc:
+            raise ConfigError(f"reinforce: {exc}") from None
         self.reduction = reduction
+        self.importance_weights = bool(importance_weights)
         try:
             self.estimator = (
                 make_estimator(advantage)
@@ -99,6 +111,11 @@ class Reinforce(Learner):
             batch.obs, batch.actions, batch.mask, batch.action_masks, entropy=False
         )
         weights = self.advantages(batch).detach()
+        if self.importance_weights:
+            if batch.log_probs is None:
+                raise ConfigError("reinforce: importance_weights needs the batch's log_probs")
+            ratio = torch.exp(log_probs.detach() - batch.log_probs)
+            weights = weights * torch.where(batch.mask, ratio, torch.zeros_like(ratio))
         total = -(log_probs * weights).sum()
         if self.reduction == "sequence_mean":
             return total / batch.batch_size

@@ -4,7 +4,10 @@
   over a factorization f (:class:`~seqadv.models.mf.MatrixFactorization`), one step: it reads
   the ``Retrieval`` observation (a user id) and picks an item. ``sample(n)`` draws users from
   the real positive pairs and an item each at ``negative_temperature`` (IRGAN draws the
-  discriminator's negatives at 0.2), as ``[user, item]`` pairs.
+  discriminator's negatives at 0.2), as ``[user, item]`` pairs. With ``positive_mix`` lambda
+  it *acts* from IRGAN's p_n = (1 - lambda) pi + lambda uniform(the user's training
+  positives) and returns log p_n(a) (use ``reinforce`` with ``importance_weights`` for
+  IRGAN's reward x pi / p_n); ``evaluate`` gives log pi.
 - :class:`MFDiscriminator` (DISCRIMINATORS ``irgan_mf``): logit f(u, i) of ``[user, item]``
   pairs, with IRGAN's L2 penalty on the pairs' parameters.
 """
@@ -48,13 +51,22 @@ class _ItemHead(nn.Module):
 class MFPolicy(nn.Module):
     """A one-step item policy over a factorization (see the module docstring)."""
 
-    def __init__(self, mf: MatrixFactorization, pool: Tensor | None = None, negative_temperature: float = 0.2) -> None:
+    def __init__(self, mf: MatrixFactorization, pool: Tensor | None = None, negative_temperature: float = 0.2,
+                 positive_mix: float = 0.0) -> None:  # fmt: skip
         super().__init__()
         if not negative_temperature > 0:
             raise ValueError(f"negative_temperature must be > 0, got {negative_temperature!r}")
+        if not 0.0 <= positive_mix < 1.0:
+            raise ValueError(f"positive_mix must be in [0, 1), got {positive_mix!r}")
         self.mf = mf
         self.negative_temperature = float(negative_temperature)
-        self.register_buffer("pool", pool if pool is not None else torch.zeros(0, 2, dtype=torch.long), persistent=False)
+        self.positive_mix = float(positive_mix)
+        pool = pool if pool is not None else torch.zeros(0, 2, dtype=torch.long)
+        self.register_buffer("pool", pool, persistent=False)
+        positives = torch.zeros(mf.n_users, mf.n_items, dtype=torch.bool)
+        if pool.shape[0]:
+            positives[pool[:, 0], pool[:, 1]] = True
+        self.register_buffer("positives", positives, persistent=False)
 
     @property
     def pad_id(self) -> int:
@@ -67,9 +79,28 @@ class MFPolicy(nn.Module):
     def initial_state(self, obs: Tensor) -> None:
         return None
 
+    def behaviour_log_probs(self, users: Tensor, action_mask: Tensor | None = None, temperature: float = 1.0) -> Tensor:
+        """log p_n (B, n_items) the actions are drawn from: pi at ``temperature``, mixed with
+        the uniform distribution over each user's training positives (rows without any keep pi)."""
+        log_pi = masked_log_softmax(self.all_scores(users) / temperature, action_mask)
+        if not self.positive_mix:
+            return log_pi
+        pos = self.positives[users]
+        if action_mask is not None:
+            pos = pos & action_mask
+        count = pos.sum(1, keepdim=True)
+        uniform = torch.where(pos, 1.0 / count.clamp(min=1), 0.0)
+        mix = torch.where(count > 0, torch.tensor(self.positive_mix), torch.tensor(0.0))
+        return torch.log((1 - mix) * log_pi.exp() + mix * uniform)
+
     def act(self, obs: Tensor, state: Any, *, generator=None, action_mask=None, temperature: float = 1.0):
-        actions, log_probs = sample_masked(self.all_scores(_users(obs)), generator, action_mask, temperature)
-        return actions, log_probs, state
+        users = _users(obs)
+        if not self.positive_mix:
+            actions, log_probs = sample_masked(self.all_scores(users), generator, action_mask, temperature)
+            return actions, log_probs, state
+        log_pn = self.behaviour_log_probs(users, action_mask, temperature)
+        actions, _ = sample_masked(log_pn, generator, action_mask, 1.0)
+        return actions, log_pn.gather(1, actions[:, None]).squeeze(1), state
 
     def evaluate(self, obs: Tensor, actions: Tensor, mask: Tensor, action_masks: Tensor | None = None, *, entropy: bool = True):
         rows, steps = actions.shape
@@ -94,7 +125,8 @@ class MFPolicy(nn.Module):
         return _UserEncoder(self.mf), _ItemHead(self.mf)
 
 
-def mf_policy(data: Any, seed: int, dim: int = 5, init_delta: float = 0.05, negative_temperature: float = 0.2) -> MFPolicy:
+def mf_policy(data: Any, seed: int, dim: int = 5, init_delta: float = 0.05, negative_temperature: float = 0.2,
+              positive_mix: float = 0.0) -> MFPolicy:  # fmt: skip
     """The GENERATORS factory of ``irgan_mf``: sizes from the data's ``extra["ratings"]``."""
     from seqadv.errors import ConfigError
 
@@ -102,7 +134,7 @@ def mf_policy(data: Any, seed: int, dim: int = 5, init_delta: float = 0.05, nega
     if info is None:
         raise ConfigError("generator 'irgan_mf' needs ratings data: set data.source to 'ratings'")
     mf = MatrixFactorization(info["n_users"], info["n_items"], dim=dim, init_delta=init_delta, seed=seed)
-    return MFPolicy(mf, pool=data.train, negative_temperature=negative_temperature)
+    return MFPolicy(mf, pool=data.train, negative_temperature=negative_temperature, positive_mix=positive_mix)
 
 
 class MFDiscriminator(Discriminator):

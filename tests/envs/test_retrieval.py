@@ -121,3 +121,31 @@ def test_ml100k_u1_through_the_source_matches_the_released_model_figures(shared_
     assert [round(got[f"eval/{k}"], 4) for k in ("p@3", "p@5", "p@10", "ndcg@3", "ndcg@5", "ndcg@10")] == [
         0.4057, 0.3785, 0.3184, 0.4228, 0.4053, 0.3775,
     ]  # fmt: skip
+
+
+def test_irgans_mixture_and_importance_weights_by_hand():
+    from seqadv.algorithms import ALGORITHMS
+
+    data, disc = default_retrieval()
+    env = RetrievalVectorEnv(32, data=data, discriminator=constant(0.7, data), autoreset_mode="disabled")
+    policy = mf_policy(data, seed=0, positive_mix=0.2)
+    batch = collect_rollout(policy, env, torch.Generator().manual_seed(0))
+    users, actions = batch.obs[:, 0, 0], batch.actions[:, 0]
+    pi = torch.softmax(policy.all_scores(users), -1).detach()
+    positives = torch.zeros(30, 40, dtype=torch.bool)
+    positives[data.train[:, 0], data.train[:, 1]] = True
+    pos = positives[users].float()
+    pn = 0.8 * pi + 0.2 * pos / pos.sum(1, keepdim=True)
+    rows = torch.arange(32)
+    torch.testing.assert_close(batch.log_probs[:, 0], pn[rows, actions].log())
+    assert float(pos[rows, actions].mean()) > float(pi[rows][pos.bool()[rows]].sum() / 32)  # positives drawn more
+    learner = ALGORITHMS.make("reinforce", policy=policy, discount=1.0, importance_weights=True, optimizer="sgd", lr=0.001)
+    assert isinstance(learner.optimizer, torch.optim.SGD)
+    plain = ALGORITHMS.make("reinforce", policy=policy, discount=1.0)
+    reward = math.tanh(0.35)
+    log_pi = torch.log(pi[rows, actions])
+    want = -(log_pi * reward * pi[rows, actions] / pn[rows, actions]).sum() / 32
+    torch.testing.assert_close(learner.loss(batch), want, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(plain.loss(batch), -(log_pi * reward).sum() / 32, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ConfigError, match="reinforce: optimizer must be one of"):
+        ALGORITHMS.make("reinforce", policy=policy, optimizer="rmsprop")
