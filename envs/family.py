@@ -41,6 +41,7 @@ __all__ = [
     "as_actions",
     "check_token_actions",
     "discriminator_reward",
+    "rollout_free_scheme",
     "scoring_mode",
     "to_numpy",
 ]
@@ -167,6 +168,26 @@ def scoring_mode(module: Any) -> Iterator[None]:
     finally:
         if was_training:
             module.train(True)
+
+
+def rollout_free_scheme(num_envs: int, score_precision: str, reward_scheme: Any, family: str) -> Any:
+    """The reward scheme of a family without Monte-Carlo rollouts, its common arguments
+    checked: ``num_envs`` >= 1, ``score_precision`` fp32 or bf16, a scheme that needs no
+    rollout policy (a ConfigError naming ``family`` otherwise)."""
+    from seqadv.errors import ConfigError
+    from seqadv.rewards.schemes import make_scheme
+
+    if num_envs < 1:
+        raise ConfigError(f"num_envs must be >= 1, got {num_envs}")
+    if score_precision not in ("fp32", "bf16"):
+        raise ConfigError(f"score_precision must be fp32 or bf16, got {score_precision!r}")
+    scheme = make_scheme(reward_scheme)
+    if "rollout_policy" in scheme.needs:
+        raise ConfigError(
+            f"reward_scheme {scheme.name!r} uses Monte-Carlo rollouts, which {family} does not "
+            "support (use terminal or per_token, or a scheme of your own without rollouts)"
+        )
+    return scheme
 
 
 def discriminator_reward(core: Any, examples: Tensor, bf16: bool = False) -> Tensor:

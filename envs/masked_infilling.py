@@ -21,7 +21,13 @@ import torch
 from gymnasium import spaces
 from torch import Tensor
 
-from seqadv.data.infilling import MaskSpec, draw_present, infilling_data, masked_sentences
+from seqadv.data.infilling import (
+    MaskSpec,
+    draw_present,
+    infilling_data,
+    masked_sentences,
+    real_positions,
+)
 from seqadv.data.source import TextData
 from seqadv.envs.family import (
     BatchedCore,
@@ -29,12 +35,13 @@ from seqadv.envs.family import (
     check_token_actions,
     discriminator_reward,
     env_forms,
+    rollout_free_scheme,
 )
 from seqadv.envs.text_generation import as_text_data
 from seqadv.errors import ConfigError
 from seqadv.rewards import BoundReward, resolve_reward
 from seqadv.rewards.rollout import Timers
-from seqadv.rewards.schemes import RewardScheme, StepInfo, make_scheme
+from seqadv.rewards.schemes import RewardScheme, StepInfo
 
 __all__ = ["MaskedInfillingCore", "MaskedInfillingEnv", "MaskedInfillingVectorEnv", "default_infilling"]
 
@@ -131,16 +138,7 @@ class MaskedInfillingCore(BatchedCore):
         scoring: str = "fast",
         score_precision: str = "fp32",
     ) -> None:
-        if num_envs < 1:
-            raise ConfigError(f"num_envs must be >= 1, got {num_envs}")
-        if score_precision not in ("fp32", "bf16"):
-            raise ConfigError(f"score_precision must be fp32 or bf16, got {score_precision!r}")
-        scheme = make_scheme(reward_scheme)
-        if "rollout_policy" in scheme.needs:
-            raise ConfigError(
-                f"reward_scheme {scheme.name!r} uses Monte-Carlo rollouts, which MaskedInfilling "
-                "does not support (use per_token, or a scheme of your own without rollouts)"
-            )
+        scheme = rollout_free_scheme(num_envs, score_precision, reward_scheme, "MaskedInfilling")
         if data is None:
             data, default_disc = default_infilling()
             discriminator = default_disc if discriminator is None else discriminator
@@ -241,10 +239,7 @@ class MaskedInfillingCore(BatchedCore):
             return
         idx = torch.randint(0, self.sentences_pool.shape[0], (rows.numel(),), generator=self.rng)
         sentences = self.sentences_pool[idx]
-        real = sentences != self.pad_id if self.data.eos_id is not None else torch.ones_like(
-            sentences, dtype=torch.bool
-        )
-        present = draw_present(self.spec, real, self.rng)
+        present = draw_present(self.spec, real_positions(sentences, self.data), self.rng)
         self.sentences[rows] = sentences
         self.present[rows] = present
         self.masked[rows] = masked_sentences(sentences, present, self.vocab_size)
@@ -274,10 +269,9 @@ class MaskedInfillingCore(BatchedCore):
         ended = torch.zeros(self.num_envs, dtype=torch.bool)
         self._move_to_next_missing(rows, pos + 1)
         ended[rows] = self.position[rows] >= self.max_len
-        info = StepInfo(self.examples(), actions, active, ended, lengths)
-        rewards = self.reward_scheme.rewards(info)
-        finished = torch.full((self.num_envs, 2 * self.max_len), self.pad_id, dtype=torch.long)
-        finished[ended] = self.examples()[ended]
+        examples = self.examples()
+        rewards = self.reward_scheme.rewards(StepInfo(examples, actions, active, ended, lengths))
+        finished = torch.where(ended[:, None], examples, torch.full_like(examples, self.pad_id))
         self.done |= ended
         return StepOutput(rewards, ended, torch.zeros_like(ended), finished)
 

@@ -24,11 +24,12 @@ from seqadv.envs.family import (
     check_token_actions,
     discriminator_reward,
     env_forms,
+    rollout_free_scheme,
 )
 from seqadv.errors import ConfigError
 from seqadv.rewards import BoundReward, resolve_reward
 from seqadv.rewards.rollout import Timers
-from seqadv.rewards.schemes import RewardScheme, StepInfo, make_scheme
+from seqadv.rewards.schemes import RewardScheme, StepInfo
 
 __all__ = ["RetrievalCore", "RetrievalEnv", "RetrievalVectorEnv", "default_retrieval"]
 
@@ -100,14 +101,8 @@ class RetrievalCore(BatchedCore):
         scoring: str = "fast",
         score_precision: str = "fp32",
     ) -> None:
-        if num_envs < 1:
-            raise ConfigError(f"num_envs must be >= 1, got {num_envs}")
-        if score_precision not in ("fp32", "bf16"):
-            raise ConfigError(f"score_precision must be fp32 or bf16, got {score_precision!r}")
+        scheme = rollout_free_scheme(num_envs, score_precision, reward_scheme, "Retrieval")
         self.score_precision = score_precision
-        scheme = make_scheme(reward_scheme)
-        if "rollout_policy" in scheme.needs:
-            raise ConfigError(f"reward_scheme {scheme.name!r} uses rollouts; a one-step episode has none")
         if data is None:
             data, default_disc = default_retrieval()
             discriminator = default_disc if discriminator is None else discriminator

@@ -236,12 +236,12 @@ def _load_run(path: str, allow_imports: list[str], overrides: list[str] | None =
 
 
 def _load_generator(ckpt: dict[str, Any], cfg: Any = None, data: Any = None):
-    """The run's policy with its weights, and its vocabulary.
+    """The run's policy with its weights, its vocabulary, and the data it was rebuilt with.
 
-    The built-in ``lstm`` generator is rebuilt from its spec alone; any other policy through
-    GENERATORS from the run's config (``cfg``) and data (``data``, built from the config when
-    not given: a policy such as MaskGAN's reads real examples), with only the components the
-    config names, checked by :func:`_load_run`.
+    The built-in ``lstm`` generator is rebuilt from its spec alone (data: None); any other
+    policy through GENERATORS from the run's config (``cfg``) and data (``data``, built from
+    the config with the run's vocabulary when not given: a policy such as MaskGAN's reads
+    real examples), with only the components the config names, checked by :func:`_load_run`.
     """
     from seqadv.data.vocab import Vocab
     from seqadv.errors import CheckpointError
@@ -271,7 +271,7 @@ def _load_generator(ckpt: dict[str, Any], cfg: Any = None, data: Any = None):
     except RuntimeError as exc:
         raise CheckpointError(f"{ckpt['path']}: its weights do not fit a {name!r} policy: {exc}") from None
     gen.eval()
-    return gen, vocab
+    return gen, vocab, data
 
 
 def _run_inputs(path: str) -> list[tuple[str, Path]]:
@@ -295,13 +295,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         check.check_output_file(args.out, "--out", _run_inputs(args.checkpoint), special=True)
     torch.set_num_threads(args.threads)
     cfg, ckpt = _load_run(args.checkpoint, args.allow_import)
-    data = None
-    if ckpt.get("generator_name", "lstm") != "lstm":  # such a policy reads the run's data
-        from seqadv.data.vocab import Vocab
-        from seqadv.experiment import build_data
-
-        data = build_data(cfg.data, vocab=Vocab(ckpt["vocab"]) if ckpt.get("vocab") else None)
-    gen, vocab = _load_generator(ckpt, cfg, data)
+    gen, vocab, data = _load_generator(ckpt, cfg)
     from seqadv.evaluation import cli_samples
 
     samples = cli_samples(gen, args.n, args.seed, args.temperature)
@@ -349,7 +343,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     stored = ckpt.get("vocab") if args.allow_changed_data else None
     data = build_data(cfg.data, vocab=Vocab(stored) if stored else None)
     check_same_data(ckpt.get("data"), data_fingerprint(data), ckpt["path"], args.allow_changed_data)
-    gen, _ = _load_generator(ckpt, cfg, data)
+    gen, _, _ = _load_generator(ckpt, cfg, data)
     samples = cli_samples(gen, cfg.eval.n_samples, args.seed, cfg.eval.temperature)
     metrics, _ = evaluate_policy(gen, data, cfg.eval, args.seed, "cli-eval", samples=samples)
     result = {

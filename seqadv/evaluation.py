@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_METRICS",
     "EvalContext",
     "cli_samples",
+    "metric_signature",
     "evaluate_policy",
     "register_metric",
 ]
@@ -66,7 +67,8 @@ class EvalContext:
         return [self.data.tokens(row) for row in self.samples]
 
 
-def _signature(name: str, **fields: Any) -> str:
+def metric_signature(name: str, **fields: Any) -> str:
+    """``name|key:value|...|version:V``: what a metric computed, for its ``*_signature`` key."""
     parts = [name] + [f"{k}:{v}" for k, v in fields.items()] + [f"version:{__version__}"]
     return "|".join(parts)
 
@@ -79,7 +81,7 @@ def nll_oracle(ctx: EvalContext) -> dict[str, Any]:
         return {}
     return {
         "eval/nll_oracle": oracle.nll(ctx.samples),
-        "eval/nll_oracle_signature": _signature(
+        "eval/nll_oracle_signature": metric_signature(
             "nll-oracle",
             hyps=ctx.samples.shape[0],
             oracle=getattr(oracle, "source", "?"),
@@ -95,7 +97,7 @@ def nll_test(ctx: EvalContext) -> dict[str, Any]:
         return {}
     return {
         "eval/nll_test": ctx.policy.nll(ctx.data.test),
-        "eval/nll_test_signature": _signature("nll-test", refs=ctx.data.test.shape[0]),
+        "eval/nll_test_signature": metric_signature("nll-test", refs=ctx.data.test.shape[0]),
     }
 
 

@@ -189,8 +189,7 @@ def ptb_source(
     built = Vocab(list(SPECIALS) + words)
     if vocab is not None and vocab != built:
         raise ConfigError(f"data.kwargs.path: the vocabulary of {found} is not the run's own")
-    table = torch.tensor([built.stoi[w] if w not in (PTB_EOS, PTB_UNK) else
-                          (built.eos_id if w == PTB_EOS else built.unk_id) for w in streams.id_to_word])
+    table = torch.tensor([built.stoi[w] for w in streams.id_to_word])  # PTB's <eos>, <unk>: the specials
     length = cfg.max_len
 
     def split(name: str) -> torch.Tensor:
@@ -211,7 +210,7 @@ def ptb_source(
         tokenizer="space",
         description=(
             f"PTB {found}: {train.shape[0]} train / {test.shape[0]} {test_split} windows of "
-            f"{length} tokens, vocabulary {len(built)} (10,000 words + PAD, BOS)"
+            f"{length} tokens, vocabulary {len(built)} ({streams.vocab_size:,} words + PAD, BOS)"
         ),
         extra={"files": [file_fingerprint(streams.paths[s]) for s in ("train", "valid", "test")]},
     )

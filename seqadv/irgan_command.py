@@ -36,7 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
     import torch
 
     from seqadv.cli_args import check_input_file
@@ -59,26 +58,20 @@ def run(args: argparse.Namespace) -> int:
         raise SeqadvError(f"MODEL {args.model}: {exc}") from None
     reader = getattr(ratings, READERS[args.format])
     train, test = reader(args.train), reader(args.test)
-    U, I = model.n_users, model.n_items
+    n_users, n_items = model.n_users, model.n_items
     for name, data in (("--train", train), ("--test", test)):
-        if data.n_users > U or data.n_items > I:
+        if data.n_users > n_users or data.n_items > n_items:
             raise SeqadvError(
                 f"{name} {data.source}: ids up to user {data.n_users - 1}, item {data.n_items - 1} do not fit "
-                f"the model's {U} users x {I} items (wrong --format?)"
+                f"the model's {n_users} users x {n_items} items (wrong --format?)"
             )
-    shape = (U, I)
-
-    def mask(data: Any) -> torch.Tensor:
-        out = np.zeros(shape, dtype=bool)
-        keep = data.ratings >= args.threshold
-        out[data.users[keep], data.items[keep]] = True
-        return torch.from_numpy(out)
-
     with torch.no_grad():
         scores = model.all_scores()
-    result: dict[str, Any] = ranking_metrics(scores, mask(test), ~mask(train), ks=args.ks)
+    relevant = torch.from_numpy(test.positives(args.threshold, (n_users, n_items)))
+    positives = torch.from_numpy(train.positives(args.threshold, (n_users, n_items)))
+    result: dict[str, Any] = ranking_metrics(scores, relevant, ~positives, ks=args.ks)
     result["protocol"] = (
-        f"relevant:test-rating>={args.threshold:g}|candidates:all-{I}-items-minus-train-rating>="
+        f"relevant:test-rating>={args.threshold:g}|candidates:all-{n_items}-items-minus-train-rating>="
         f"{args.threshold:g}|{PROTOCOL}"
     )
     result["model"] = str(args.model)

@@ -26,16 +26,11 @@ from typing import Any
 import torch
 
 from seqadv.errors import CheckpointError, ConfigError
+from seqadv.evaluation import metric_signature
 
 __all__ = ["unique_ngrams", "ngrams_in_train", "lm_perplexity", "NGRAM_ORDERS"]
 
 NGRAM_ORDERS = (2, 3, 4)
-
-
-def _signature(name: str, **fields: Any) -> str:
-    from seqadv import __version__
-
-    return "|".join([name] + [f"{k}:{v}" for k, v in fields.items()] + [f"version:{__version__}"])
 
 
 def unique_ngrams(ctx: Any) -> dict[str, Any]:
@@ -44,7 +39,7 @@ def unique_ngrams(ctx: Any) -> dict[str, Any]:
 
     index = NgramIndex(ctx.hypotheses, max_n=max(NGRAM_ORDERS))
     out: dict[str, Any] = {f"eval/unique_{n}gram_pct": index.unique_percent(n) for n in NGRAM_ORDERS}
-    out["eval/unique_ngrams_signature"] = _signature(
+    out["eval/unique_ngrams_signature"] = metric_signature(
         "unique-ngrams", hyps=len(ctx.hypotheses), counting="distinct/occurrences",
         text="data.tokens",
     )  # fmt: skip
@@ -67,7 +62,7 @@ def ngrams_in_train(ctx: Any) -> dict[str, Any]:
     index = _train_index(ctx.data)
     found = index.in_train_percents(ctx.hypotheses, NGRAM_ORDERS, counting="maskgan")
     out: dict[str, Any] = {f"eval/{n}gram_in_train_pct": v for n, v in found.items()}
-    out["eval/ngrams_in_train_signature"] = _signature(
+    out["eval/ngrams_in_train_signature"] = metric_signature(
         "ngrams-in-train", hyps=len(ctx.hypotheses), train=index.num_sentences,
         counting="maskgan(distinct-found/occurrences)",
     )  # fmt: skip
@@ -112,7 +107,7 @@ def lm_perplexity(ctx: Any) -> dict[str, Any]:
         nll = float(lm.nll(text))
     return {
         "eval/lm_perplexity": math.exp(nll),
-        "eval/lm_perplexity_signature": _signature(
+        "eval/lm_perplexity_signature": metric_signature(
             "lm-perplexity", hyps=text.shape[0], lm=Path(ctx.cfg.lm).name, per="token"
         ),
     }

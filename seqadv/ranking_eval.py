@@ -20,7 +20,7 @@ KS = (3, 5, 10)
 
 
 def ranking(ctx: Any) -> dict[str, Any]:
-    from seqadv import __version__
+    from seqadv.evaluation import metric_signature
     from seqadv.metrics.ranking import PROTOCOL, ranking_metrics
 
     info = ctx.data.extra.get("ratings")
@@ -29,19 +29,16 @@ def ranking(ctx: Any) -> dict[str, Any]:
     shape = (info["n_users"], info["n_items"])
     with torch.no_grad():
         scores = ctx.policy.all_scores()
-    relevant = _fit(torch.from_numpy(info["test"].positives(info["threshold"])), shape)
-    positives = _fit(torch.from_numpy(info["train"].positives(info["threshold"])), shape)
+    relevant = torch.from_numpy(info["test"].positives(info["threshold"], shape))
+    positives = torch.from_numpy(info["train"].positives(info["threshold"], shape))
     result = ranking_metrics(scores, relevant, ~positives, ks=KS)
     out: dict[str, Any] = {f"eval/{k}": v for k, v in result.items() if k != "users"}
     out["eval/ranking_users"] = result["users"]
-    out["eval/ranking_signature"] = (
-        f"ranking|split:{info.get('evaluate_on', 'test')}|relevant:rating>={info['threshold']:g}|"
-        f"candidates:all-{shape[1]}-items-minus-train-positives|{PROTOCOL}|version:{__version__}"
+    out["eval/ranking_signature"] = metric_signature(
+        "ranking",
+        split=info.get("evaluate_on", "test"),
+        relevant=f"rating>={info['threshold']:g}",
+        candidates=f"all-{shape[1]}-items-minus-train-positives",
+        protocol=PROTOCOL,
     )
-    return out
-
-
-def _fit(mask: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    out = torch.zeros(shape, dtype=torch.bool)
-    out[: mask.shape[0], : mask.shape[1]] = mask
     return out

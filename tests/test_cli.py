@@ -432,5 +432,5 @@ def test_sample_and_eval_share_one_stream_and_a_short_sample_is_the_head_of_a_lo
     from seqadv.cli import _load_generator, _load_run
     from seqadv.evaluation import cli_samples
 
-    gen, _ = _load_generator(_load_run(str(trained), [])[1])
+    gen, _, _ = _load_generator(_load_run(str(trained), [])[1])
     assert torch.equal(cli_samples(gen, 5, 3), cli_samples(gen, 50, 3)[:5])  # eval's stream too

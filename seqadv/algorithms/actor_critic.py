@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from seqadv.algorithms.advantages import make_estimator
 from seqadv.algorithms.base import Learner
 from seqadv.algorithms.batch import RolloutBatch, collect_rollout
+from seqadv.envs.family import scoring_mode
 from seqadv.errors import ConfigError, NonFiniteError
 
 __all__ = ["ActorCritic", "Critic", "DiscriminatorCritic"]
@@ -78,8 +79,9 @@ class Critic(nn.Module):
 class DiscriminatorCritic(nn.Module):
     """V(s) = w . phi_D(s) + b: a linear head on a discriminator's ``critic_features``.
 
-    The head is built (zero-initialized, so V = 0 at first) when :meth:`bind` first gives it
-    a discriminator; the features are computed without gradient.
+    The head (``critic_features_dim`` inputs, zero-initialized, so V = 0 at first) is built
+    when :meth:`bind` first gives it a discriminator; the features are computed in the
+    discriminator's eval mode, without gradient.
     """
 
     def __init__(self) -> None:
@@ -93,40 +95,28 @@ class DiscriminatorCritic(nn.Module):
 
     def bind(self, discriminator: Any) -> bool:
         """Read features from ``discriminator`` from now on; True when the head was built."""
-        if discriminator is None or not callable(getattr(discriminator, "critic_features", None)):
+        if discriminator is None or not callable(getattr(discriminator, "critic_features", None)) or not hasattr(
+            discriminator, "critic_features_dim"
+        ):
             name = type(discriminator).__name__
             raise ConfigError(
                 f"actor_critic: critic 'discriminator' reads the environment's discriminator's "
-                f"critic_features(obs), which {name} does not have (use critic: policy, or a "
-                "discriminator that offers it, such as 'maskgan')"
+                f"critic_features(obs) and critic_features_dim, which {name} does not have (use "
+                "critic: policy, or a discriminator that offers them, such as 'maskgan')"
             )
         object.__setattr__(self, "_source", discriminator)  # read, not owned: no submodule
         if self.head is not None:
             return False
-        with torch.no_grad():
-            size = int(discriminator.critic_features(self._probe(discriminator)).shape[-1])
-        self.head = nn.Linear(size, 1)
+        self.head = nn.Linear(int(discriminator.critic_features_dim), 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         return True
 
-    @staticmethod
-    def _probe(discriminator: Any) -> dict[str, Tensor]:
-        length = int(getattr(discriminator, "sentence_len", 1))
-        zeros = torch.zeros(1, length, dtype=torch.long)
-        return {"masked": zeros, "written": zeros, "position": torch.zeros(1, 1, dtype=torch.long)}
-
     def forward(self, obs: Any) -> Tensor:
         if self.head is None or self._source is None:
             raise RuntimeError("DiscriminatorCritic used before bind(discriminator)")
-        source = self._source
-        was_training = getattr(source, "training", False)
-        source.eval()
-        try:
-            with torch.no_grad():
-                features = source.critic_features(obs).float()
-        finally:
-            source.train(was_training)
+        with scoring_mode(self._source):
+            features = self._source.critic_features(obs).float()
         return self.head(features).squeeze(-1)
 
 
@@ -177,7 +167,6 @@ class ActorCritic(Learner):
                 f"actor_critic: critic must be one of {', '.join(map(repr, _CRITICS))}, got "
                 f"{critic!r}"
             )
-        self.critic_kind = critic
         self.critic_lr = lr if critic_lr is None else critic_lr
         self.critic: nn.Module
         self.critic_optimizer: torch.optim.Optimizer | None = None

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from seqadv.algorithms.batch import EpisodeBatch, RolloutBatch, collect_rollout, final_rewards
-from seqadv.errors import NonFiniteError
+from seqadv.errors import ConfigError, NonFiniteError
 
 __all__ = [
     "Learner",
@@ -66,8 +66,6 @@ class Learner:
         seed: int = 0,
         optimizer: str = "adam",
     ) -> None:
-        from seqadv.errors import ConfigError
-
         if optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
         self.policy = policy

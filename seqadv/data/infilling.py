@@ -44,6 +44,7 @@ __all__ = [
     "infilling_data",
     "masked_sentences",
     "missing_id",
+    "real_positions",
     "split_examples",
 ]
 
@@ -151,13 +152,17 @@ def split_examples(examples: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return masked, sentences, masked == sentences
 
 
+def real_positions(sentences: Tensor, data: TextData) -> Tensor:
+    """(B, T) bool: the positions that are not padding (all of them for fixed-length data)."""
+    if data.eos_id is None:
+        return torch.ones_like(sentences, dtype=torch.bool)
+    return sentences != data.pad_id
+
+
 def _examples(sentences: Tensor | None, data: TextData, spec: MaskSpec, g: torch.Generator):
     if sentences is None:
         return None
-    real = sentences != data.pad_id if data.eos_id is not None else torch.ones_like(
-        sentences, dtype=torch.bool
-    )
-    present = draw_present(spec, real, g)
+    present = draw_present(spec, real_positions(sentences, data), g)
     return torch.cat([masked_sentences(sentences, present, data.vocab_size), sentences], dim=1)
 
 

@@ -62,9 +62,10 @@ class Interactions:
             self.users[index], self.items[index], self.ratings[index], self.n_users, self.n_items, self.source
         )
 
-    def positives(self, threshold: float = 4.0) -> np.ndarray:
-        """(n_users, n_items) bool: rated >= ``threshold`` (IRGAN's relevance: 4)."""
-        out = np.zeros((self.n_users, self.n_items), dtype=bool)
+    def positives(self, threshold: float = 4.0, shape: tuple[int, int] | None = None) -> np.ndarray:
+        """(n_users, n_items) bool, or ``shape`` (at least as large): rated >= ``threshold``
+        (IRGAN's relevance: 4)."""
+        out = np.zeros(shape or (self.n_users, self.n_items), dtype=bool)
         keep = self.ratings >= threshold
         out[self.users[keep], self.items[keep]] = True
         return out

@@ -91,6 +91,11 @@ class InfillingDiscriminator(Discriminator):
         states, _, _ = self.states(examples)
         return states[:, -1]
 
+    @property
+    def critic_features_dim(self) -> int:
+        """The size of :meth:`critic_features` (the hidden size)."""
+        return self.body.hidden_dim
+
     def critic_features(self, obs: dict[str, Any]) -> Tensor:
         """(N, H) features of observations ``{masked, written, position}`` for a critic: the
         decoder state after the tokens before ``position`` (the encoder's at position 0)."""

@@ -210,8 +210,7 @@ class InfillingGenerator(nn.Module):
         states, encoded = self._teacher_states(masked, sentences)
         missing = ~present
         rows, cols = missing.nonzero(as_tuple=True)
-        mixed = self.body.attend(states, encoded)[rows, cols] if self.body.attention else states[rows, cols]
-        logits = self.output(mixed) + self.logit_mask
+        logits = self.output(self.body.attend(states, encoded)[rows, cols]) + self.logit_mask
         return F.cross_entropy(logits, sentences[rows, cols], reduction="none"), missing
 
     def mle_loss(self, examples: Tensor) -> Tensor:
