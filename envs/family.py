@@ -98,6 +98,21 @@ class BatchedCore:
         """(B, A) bool: the actions allowed now, or None when every action always is."""
         return None
 
+    def idle_rows(self) -> Tensor | None:
+        """(B,) bool: rows that carry no episode since the last reset (a core whose batch
+        holds a varying number of episodes, such as one user's block of samples), or None
+        when every row does. seqadv's learners leave them out of the batch; the
+        stable-baselines3 form refuses a core that has them."""
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """State that outlives an episode (a position in a sweep over queries), saved in
+        checkpoints so that a resumed run continues exactly; empty for most cores."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+
     def episode_info(self, row: int, finished: Tensor) -> dict[str, Any]:
         """The info of an episode that ended in ``row`` (its record: ``finished``)."""
         return {"sequence": finished.numpy().copy()}
@@ -399,6 +414,11 @@ class CoreVectorEnv(_CoreAccess, VectorEnv):
     def action_masks_torch(self) -> Tensor | None:
         """(B, A) bool tensor of the allowed actions, or None when all always are."""
         return self.core.action_masks()
+
+    def idle_rows_torch(self) -> Tensor | None:
+        """(B,) bool: rows without an episode since the last reset (see
+        :meth:`BatchedCore.idle_rows`), or None."""
+        return self.core.idle_rows()
 
     def decode(self, ids: Tensor) -> str | None:
         decode = getattr(self.core, "decode", None)

@@ -3,8 +3,12 @@
 An episode observes a user (a query) and ends after one action, an item; its reward is the
 environment's reward (default ``irgan``: 2 sigmoid(f(u, i)) - 1, IRGAN's code; ``irgan_paper``:
 log(1 + exp f)) of the discriminator's score of the pair, through the reward scheme
-(``terminal``). Users are drawn uniformly from those with a training positive (IRGAN's
-generator steps over them). ``exclude_positives`` masks a user's training positives out of
+(``terminal``). Users are drawn uniformly from those with a training positive. With
+``samples_per_positive`` k the batch is IRGAN's generator batch instead: each reset takes the
+next user of a sweep over the users with a training positive (ascending ids, then again) and
+fills k x (its number of positives) rows with that user, one episode each; the other rows are
+idle (no episode, left out of seqadv's learners' batches), so that one learner update is one
+user's update, as in IRGAN (k = 2). ``exclude_positives`` masks a user's training positives out of
 the actions (off by default: IRGAN's sampling puts mass on them). Forms:
 :class:`RetrievalEnv`, :class:`RetrievalVectorEnv` and ``RetrievalVectorEnv(...).as_sb3()``.
 """
@@ -26,7 +30,7 @@ from seqadv.envs.family import (
     env_forms,
     rollout_free_scheme,
 )
-from seqadv.errors import ConfigError
+from seqadv.errors import ConfigError, TooFewEnvsError
 from seqadv.rewards import BoundReward, resolve_reward
 from seqadv.rewards.rollout import Timers
 from seqadv.rewards.schemes import RewardScheme, StepInfo
@@ -55,7 +59,8 @@ _DOC = """
 
     ## Starting state
 
-    A user with at least one training positive, uniformly.
+    A user with at least one training positive, uniformly; with ``samples_per_positive``, the
+    next user of the sweep in every row of the block.
 
     ## Episode end
 
@@ -66,6 +71,8 @@ _DOC = """
     - ``data``: ratings data (the ``ratings`` data source); default a small synthetic set.
     - ``discriminator``: a pair scorer (the ``irgan_mf`` discriminator); default an untrained one.
     - ``reward``, ``reward_scheme``: as above; ``exclude_positives``: as above.
+    - ``samples_per_positive``: k; one user per batch, k x its positives rows (IRGAN: 2);
+      ``num_envs`` must hold the largest block. Not for stable-baselines3.
     - ``score_precision``: ``fp32`` (default) or ``bf16`` autocast of the scoring.
     - ``rollout_policy``, ``scoring``: accepted for the trainer's uniform call, unused.
 
@@ -100,6 +107,7 @@ class RetrievalCore(BatchedCore):
         rollout_policy: Any = None,
         scoring: str = "fast",
         score_precision: str = "fp32",
+        samples_per_positive: int | None = None,
     ) -> None:
         scheme = rollout_free_scheme(num_envs, score_precision, reward_scheme, "Retrieval")
         self.score_precision = score_precision
@@ -127,6 +135,23 @@ class RetrievalCore(BatchedCore):
         if exclude_positives and bool(positives.all(1).any()):
             raise ConfigError("exclude_positives: a user has every item as a training positive")
         self.exclude_positives = bool(exclude_positives)
+        self.samples_per_positive = None
+        self.cursor = 0
+        self.idle = torch.zeros(num_envs, dtype=torch.bool)
+        if samples_per_positive is not None:
+            k = samples_per_positive
+            if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+                raise ConfigError(f"samples_per_positive must be an int >= 1, got {k!r}")
+            self.block = k * positives.sum(1)
+            if int(self.block.max()) > num_envs:
+                user = int(self.block.argmax())
+                raise TooFewEnvsError(
+                    f"samples_per_positive {k}: user {user} has {int(positives[user].sum())} "
+                    f"training positives, so its block is {int(self.block.max())} rows; "
+                    f"num_envs is {num_envs} (set env.num_envs >= {int(self.block.max())})",
+                    needed=int(self.block.max()),
+                )
+            self.samples_per_positive = k
         self.action_space = spaces.Discrete(self.n_items)
         self.observation_space = spaces.Box(0, self.n_users - 1, shape=(1,), dtype=np.int64)
         self.user = torch.zeros(num_envs, 1, dtype=torch.long)
@@ -138,6 +163,9 @@ class RetrievalCore(BatchedCore):
         return discriminator_reward(self, pairs, bf16=self.score_precision == "bf16")
 
     def reset(self, mask: Tensor | None = None) -> None:
+        if self.samples_per_positive is not None:
+            self._reset_block(mask)
+            return
         rows = torch.arange(self.num_envs) if mask is None else mask.nonzero().squeeze(1)
         if rows.numel() == 0:
             return
@@ -145,6 +173,27 @@ class RetrievalCore(BatchedCore):
         self.user[rows, 0] = self.starts[pick]
         self.done[rows] = False
         self.reward_scheme.reset(mask)
+
+    def _reset_block(self, mask: Tensor | None) -> None:
+        """A full reset: the next user's block; a partial one restarts those rows of it."""
+        if mask is None:
+            user = int(self.starts[self.cursor % self.starts.numel()])
+            self.cursor = (self.cursor + 1) % self.starts.numel()
+            self.user[:, 0] = user
+            self.idle.copy_(torch.arange(self.num_envs) >= self.block[user])
+            self.done.copy_(self.idle)
+        else:
+            self.done[mask & ~self.idle] = False
+        self.reward_scheme.reset(mask)
+
+    def idle_rows(self) -> Tensor | None:
+        return self.idle if self.samples_per_positive is not None else None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"cursor": self.cursor} if self.samples_per_positive is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.cursor = int(state.get("cursor", 0))
 
     def observations(self) -> Tensor:
         return self.user

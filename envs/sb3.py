@@ -34,6 +34,14 @@ class SB3VecEnv(VecEnv):
     def __init__(self, core: BatchedCore) -> None:
         if not isinstance(core, BatchedCore):
             raise TypeError(f"SB3VecEnv needs a seqadv batched core, got {type(core).__name__}")
+        if core.idle_rows() is not None:
+            from seqadv.errors import ConfigError
+
+            raise ConfigError(
+                f"{type(core).__name__}: this configuration fills a varying number of rows per "
+                "batch (idle rows), which stable-baselines3 cannot skip; use seqadv's own "
+                "learners (reinforce, actor_critic) or turn the option off"
+            )
         self.core = core
         self.render_mode = None  # read by VecEnv.__init__
         super().__init__(core.num_envs, core.observation_space, core.action_space)

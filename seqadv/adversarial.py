@@ -37,7 +37,6 @@ from seqadv.algorithms.callbacks import (
     Round,
     RoundCallback,
 )
-from seqadv.algorithms.mle import MLELearner
 from seqadv.config import ExperimentConfig, config_from_dict, config_to_dict, dump_config
 from seqadv.data.fingerprint import check_same_data, data_fingerprint
 from seqadv.data.vocab import Vocab
@@ -51,6 +50,7 @@ from seqadv.recipe import (
     build_discriminator,
     build_env,
     build_learner,
+    build_pretrainer,
     check_names,
     extended_config,
     named,
@@ -125,12 +125,7 @@ class AdversarialTrainer:
         self.generator = named("generator", lambda: build_generator(cfg, self.data, self.seed))
         if cfg.pretrain.init_checkpoint:
             self._load_initial_generator(cfg.pretrain.init_checkpoint, base_dir)
-        self.mle = MLELearner(
-            self.generator,
-            lr=cfg.pretrain.lr,
-            batch_size=cfg.pretrain.batch_size,
-            grad_clip=cfg.pretrain.grad_clip,
-        )
+        self.mle = named("pretrain.method", lambda: build_pretrainer(cfg, self.generator))
         self.rngs = {
             name: torch.Generator().manual_seed(derive_seed(self.seed, name))
             for name in ("mle-order", "negatives", "discriminator")
@@ -174,7 +169,9 @@ class AdversarialTrainer:
 
         cfg = self.cfg
         self.discriminator = build_discriminator(cfg, self.data, self.seed)
-        self.dis_optimizer = default_optimizer(self.discriminator, lr=cfg.discriminator.lr)
+        self.dis_optimizer = default_optimizer(
+            self.discriminator, lr=cfg.discriminator.lr, optimizer=cfg.discriminator.optimizer
+        )
         self.env, self.rollout_policy = build_env(cfg, self.data, self.discriminator, self.generator)
         self.learner = build_learner(cfg, self.generator, self.seed)
         smoke_check(cfg, self.data, self.discriminator, self.generator)
@@ -193,6 +190,7 @@ class AdversarialTrainer:
             negatives_rng=self.rngs["negatives"],
             train_rng=self.rngs["discriminator"],
             eval_metrics=False,
+            every=cfg.adversarial.discriminator_every,
         )
         adv = cfg.adversarial
         if adv.mle_steps:
@@ -299,7 +297,13 @@ class AdversarialTrainer:
                 self.rollout_policy.state_dict() if self.rollout_policy is not None else None
             ),
             "learner": self.learner.state_dict(),
+            "env": self._env_core().state_dict() if self._env_core() is not None else {},
         }
+
+    def _env_core(self) -> Any:
+        """The environment's batched core (its state outlives episodes: a sweep position)."""
+        core = getattr(self.env, "core", None)
+        return core if hasattr(core, "state_dict") else None
 
     def save(self, name: str = "last.pt") -> Path | None:
         if self.run is None:
@@ -350,6 +354,8 @@ class AdversarialTrainer:
             if self.rollout_policy is not None:
                 self.rollout_policy.load_state_dict(adv["rollout_policy"])
             self.learner.load_state_dict(adv["learner"])
+            if self._env_core() is not None:
+                self._env_core().load_state_dict(adv.get("env") or {})
         self.state = {**self.state, **ckpt["state"]}
         if extended and self.state["phase"] == "done":
             more_rounds = self.adversarial and self.state["round"] < self.cfg.adversarial.rounds
@@ -499,10 +505,11 @@ class AdversarialTrainer:
                 )
                 epochs = epoch
             log.info(
-                "MLE epoch %d%s: loss %.4f (%.1fs; %s)",
+                "%s epoch %d%s: loss %.4f (%.1fs; %s)",
+                cfg.pretrain.method.upper(),
                 epoch,
                 "" if cfg.pretrain.budget_minutes is not None and not over else f"/{epochs}",
-                stats["gen/mle_loss"],
+                stats[self.mle.loss_key],
                 stats["time/mle_epoch_s"],
                 eta(
                     self.state["mle_train_s"],

@@ -115,6 +115,7 @@ REGISTRIES = {
     "envs": "seqadv.envs:ENVIRONMENTS",
     "generators": "seqadv.models.policy:GENERATORS",
     "metrics": "seqadv.evaluation:METRICS",
+    "pretrainers": "seqadv.algorithms:PRETRAINERS",
     "reward_schemes": "seqadv.rewards.schemes:REWARD_SCHEMES",
 }
 

@@ -105,10 +105,12 @@ class GeneratorConfig:
 class PretrainConfig:
     """Maximum-likelihood pretraining of the generator."""
 
+    method: str = "mle"  # PRETRAINERS: mle | dns (IRGAN's dynamic negative sampling)
     epochs: int = 120  # passes over the training data
     batch_size: int = 64  # sequences per update
     lr: float = 0.01  # Adam learning rate (SeqGAN: 0.01)
     grad_clip: float | None = 5.0  # global gradient-norm clip (SeqGAN: 5.0)
+    kwargs: dict[str, Any] = field(default_factory=dict)  # the method's other arguments
     init_checkpoint: str | None = (
         None  # start from this run's (or .pt's) generator; `epochs` more follow
     )
@@ -123,11 +125,12 @@ class DiscriminatorConfig:
 
     name: str = "cnn"  # DISCRIMINATORS registry name or dotted path
     kwargs: dict[str, Any] = field(default_factory=dict)  # passed to the discriminator
-    lr: float = 1e-4  # Adam learning rate (SeqGAN: 1e-4)
+    lr: float = 1e-4  # learning rate (SeqGAN: Adam 1e-4)
+    optimizer: str = "adam"  # adam | sgd (IRGAN: plain SGD)
     batch_size: int = 64  # sequences per update
     pretrain_rounds: int = 50  # pretraining rounds, each on fresh negatives (SeqGAN: 50)
     pretrain_epochs: int = 3  # epochs per pretraining round (SeqGAN: 3)
-    n_negatives: int = 10_000  # generated sequences per round (SeqGAN: 10,000)
+    n_negatives: int | None = 10_000  # generated sequences per round (SeqGAN: 10,000; None: as many as the real ones)
     n_real: int | None = (
         None  # real sequences per round, drawn afresh (None: all the training data)
     )
@@ -157,6 +160,7 @@ class AdversarialConfig:
         5  # discriminator rounds per epoch, each on fresh negatives (SeqGAN: 5)
     )
     discriminator_epochs: int = 3  # epochs per discriminator round (SeqGAN: 3)
+    discriminator_every: int = 1  # train the discriminator after every N-th round (IRGAN: 50 generator epochs)
     rollout_update_rate: float = 0.8  # rollout policy <- rate * rollout + (1 - rate) * generator
     lr: float = 0.01  # learner learning rate (SeqGAN: Adam 0.01)
     grad_clip: float | None = 5.0  # gradient-norm clip of learner updates
@@ -382,7 +386,8 @@ def validate(cfg: ExperimentConfig, where: str = "config") -> None:
     )
     at_least(dis.pretrain_rounds, "discriminator.pretrain_rounds", 0)
     at_least(dis.pretrain_epochs, "discriminator.pretrain_epochs", 1)
-    at_least(dis.n_negatives, "discriminator.n_negatives", 1)
+    at_least(dis.n_negatives, "discriminator.n_negatives", 1, optional=True)
+    choice(dis.optimizer, "discriminator.optimizer", ("adam", "sgd"))
     at_least(dis.n_real, "discriminator.n_real", 1, optional=True)
     choice(dis.score_precision, "discriminator.score_precision", ("fp32", "bf16"))
     choice(cfg.kernels, "kernels", ("auto", "plain"))
@@ -391,6 +396,7 @@ def validate(cfg: ExperimentConfig, where: str = "config") -> None:
     at_least(a.generator_steps, "adversarial.generator_steps", 1)
     at_least(a.discriminator_rounds, "adversarial.discriminator_rounds", 0)
     at_least(a.discriminator_epochs, "adversarial.discriminator_epochs", 1)
+    at_least(a.discriminator_every, "adversarial.discriminator_every", 1)
     need(
         0.0 <= a.rollout_update_rate <= 1.0,
         "adversarial.rollout_update_rate",

@@ -11,6 +11,15 @@ class ConfigError(SeqadvError, ValueError):
     """A configuration key or value is wrong (the message names the key)."""
 
 
+class TooFewEnvsError(ConfigError):
+    """An environment needs more rows (``env.num_envs``) than it was built with; the message
+    says how many (the trainer's smoke check then builds its probe that large)."""
+
+    def __init__(self, message: str, needed: int) -> None:
+        super().__init__(message)
+        self.needed = int(needed)
+
+
 class DataError(SeqadvError, ValueError):
     """A data file cannot be used as given (the message names the file and line)."""
 

@@ -163,7 +163,7 @@ def calibrate(
             torch.save({"g": gen.state_dict(), "o": opt.state_dict()}, buffer)
             save_s = 2 * (time.perf_counter() - start) + 0.003
             g = torch.Generator().manual_seed(0)
-            large = max(1, min(256, max(cfg.eval.n_samples, cfg.discriminator.n_negatives)))
+            large = max(1, min(256, max(cfg.eval.n_samples, cfg.discriminator.n_negatives or 0)))
             with torch.no_grad():
                 sample_row_s = _median_time(lambda: gen.sample(large, generator=g), most=2) / large
                 roll = max(1, cfg.env.num_envs * max(rollouts_per_step(cfg), 1))
@@ -212,8 +212,9 @@ def phase_costs(cfg: ExperimentConfig, n_train: int, n_test: int, unit: UnitCost
     dis = cfg.discriminator
     n_real = min(dis.n_real or n_train, n_train) if n_train else dis.n_real or 0
     a = cfg.adversarial
-    dis_rows = 2 * max(dis.n_negatives, n_real)  # an epoch visits the larger set once
-    dis_round_s = dis.n_negatives * unit.sample_row_s
+    n_negatives = dis.n_negatives or n_real
+    dis_rows = 2 * max(n_negatives, n_real)  # an epoch visits the larger set once
+    dis_round_s = n_negatives * unit.sample_row_s
     dis_round_s += a.discriminator_epochs * dis_rows * unit.dis_train_row_s
     t, envs, k = cfg.data.max_len, cfg.env.num_envs, rollouts_per_step(cfg)
     gen_step_s = envs * unit.rollout_row_s  # the episodes themselves
@@ -224,11 +225,11 @@ def phase_costs(cfg: ExperimentConfig, n_train: int, n_test: int, unit: UnitCost
     gen_step_s += 2 * math.ceil(envs / b) * unit.mle_batch_s  # re-evaluation and the update
     round_s = (
         a.generator_steps * gen_step_s
-        + a.discriminator_rounds * dis_round_s
+        + a.discriminator_rounds * dis_round_s / a.discriminator_every
         + a.mle_steps * unit.mle_batch_s
         + unit.save_s
     )
-    pretrain_dis_s = dis.n_negatives * unit.sample_row_s
+    pretrain_dis_s = n_negatives * unit.sample_row_s
     pretrain_dis_s += dis.pretrain_epochs * dis_rows * unit.dis_train_row_s + unit.save_s
     return PhaseCosts(epoch_s, eval_s, round_s, dis.pretrain_rounds * pretrain_dis_s)
 

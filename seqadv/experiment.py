@@ -226,7 +226,6 @@ def ratings_source(
     test_path: str | None = None,
     test_fraction: float = 0.2,
     validation: float = 0.0,
-    evaluate_on: str = "test",
     threshold: float = 4.0,
     n_items: int | None = None,
     vocab: Any = None,
@@ -236,9 +235,10 @@ def ratings_source(
     ``split``: ``u1`` (the first 20,000 rows are the test split, as in ``ml-100k.inter``),
     ``random`` (``test_fraction`` of the rows, seeded by ``data.data_seed``) or ``files``
     (``path`` is the training file, ``test_path`` the test one). ``validation`` > 0 carves a
-    seeded share of the training rows out as a validation split; ``evaluate_on:
-    validation`` then makes it the held-out split that metrics score (select a model on it,
-    report the test split once). ``n_items``: the item table size (IRGAN's models: 1,683).
+    seeded share of the training rows out as a validation split: the ``ranking`` metric then
+    scores it too (``eval/validation/...``), to select a model on it and read the test split's
+    figures of the selected evaluation only; the test split's candidates still exclude every
+    original training positive (the validation ones included), as IRGAN's protocol. ``n_items``: the item table size (IRGAN's models: 1,683).
     """
     from seqadv.data import ratings
 
@@ -247,8 +247,8 @@ def ratings_source(
         raise ConfigError(f"data.kwargs.format must be one of {sorted(readers)}, got {format!r}")
     if split not in ("u1", "random", "files"):
         raise ConfigError(f"data.kwargs.split must be u1, random or files, got {split!r}")
-    if evaluate_on not in ("test", "validation") or (evaluate_on == "validation" and not validation):
-        raise ConfigError("data.kwargs.evaluate_on must be 'test', or 'validation' with validation > 0")
+    if not 0.0 <= validation < 1.0:
+        raise ConfigError(f"data.kwargs.validation must be in [0, 1), got {validation!r}")
     files = []
     if path is None:
         data = ratings.synthetic_ratings(seed=cfg.data_seed)
@@ -266,14 +266,15 @@ def ratings_source(
             train, test = ratings.u1_split(data)
         else:
             train, test = ratings.holdout_split(data, test_fraction, seed=cfg.data_seed)
+    whole, held = train, None
     if validation:
         train, held = ratings.holdout_split(train, validation, seed=derive_seed(cfg.data_seed, "validation"))
-        if evaluate_on == "validation":
-            test = held
-    n_users = max(train.n_users, test.n_users)
+    n_users = max(whole.n_users, test.n_users)
     out = ratings.ratings_data(train, test, threshold, n_users=n_users, n_items=n_items)
     out.extra["files"] = [file_fingerprint(f) for f in files]
-    out.extra["ratings"]["evaluate_on"] = evaluate_on
+    if held is not None:
+        out.extra["ratings"].update(validation=held, train_all=whole)
+        out.description += f"; validation: {int((held.ratings >= threshold).sum())} positives carved from training"
     return out
 
 

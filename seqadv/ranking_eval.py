@@ -4,8 +4,11 @@ It scores the policy's ``all_scores()`` (every user x every item) with
 :func:`seqadv.metrics.ranking.ranking_metrics` under IRGAN's protocol, from the data's
 ``extra["ratings"]``: relevant = held-out rating >= threshold; candidates = every item minus
 the user's training positives; evaluated users = those with a relevant candidate. Keys
-``eval/p@3`` ... ``eval/mrr``, ``eval/ranking_users`` and the signature. Nothing for data
-without ratings or a policy without item scores.
+``eval/p@3`` ... ``eval/mrr``, ``eval/ranking_users`` and the signature. With a validation
+split carved from training, the same for it as ``eval/validation/p@3`` ... (candidates: every
+item minus the remaining training positives), and the test split's candidates exclude the
+validation positives too (every original training positive, as in IRGAN's protocol). Nothing
+for data without ratings or a policy without item scores.
 """
 
 from __future__ import annotations
@@ -29,16 +32,24 @@ def ranking(ctx: Any) -> dict[str, Any]:
     shape = (info["n_users"], info["n_items"])
     with torch.no_grad():
         scores = ctx.policy.all_scores()
-    relevant = torch.from_numpy(info["test"].positives(info["threshold"], shape))
-    positives = torch.from_numpy(info["train"].positives(info["threshold"], shape))
-    result = ranking_metrics(scores, relevant, ~positives, ks=KS)
-    out: dict[str, Any] = {f"eval/{k}": v for k, v in result.items() if k != "users"}
-    out["eval/ranking_users"] = result["users"]
-    out["eval/ranking_signature"] = metric_signature(
-        "ranking",
-        split=info.get("evaluate_on", "test"),
-        relevant=f"rating>={info['threshold']:g}",
-        candidates=f"all-{shape[1]}-items-minus-train-positives",
-        protocol=PROTOCOL,
-    )
+    threshold = info["threshold"]
+
+    def positives(split: str) -> torch.Tensor:
+        return torch.from_numpy(info[split].positives(threshold, shape))
+
+    splits = [("eval/", "test", "train_all" if "validation" in info else "train")]
+    if "validation" in info:
+        splits.append(("eval/validation/", "validation", "train"))
+    out: dict[str, Any] = {}
+    for prefix, split, seen in splits:
+        result = ranking_metrics(scores, positives(split), ~positives(seen), ks=KS)
+        out.update({f"{prefix}{k}": v for k, v in result.items() if k != "users"})
+        out[f"{prefix}ranking_users"] = result["users"]
+        out[f"{prefix}ranking_signature"] = metric_signature(
+            "ranking",
+            split=split,
+            relevant=f"rating>={threshold:g}",
+            candidates=f"all-{shape[1]}-items-minus-{'all-' if seen == 'train_all' else ''}train-positives",
+            protocol=PROTOCOL,
+        )
     return out

@@ -20,7 +20,7 @@ import torch
 from seqadv.algorithms import ALGORITHMS
 from seqadv.config import ExperimentConfig, config_from_dict, config_to_dict
 from seqadv.data.source import TextData
-from seqadv.errors import ConfigError, SeqadvError
+from seqadv.errors import ConfigError, SeqadvError, TooFewEnvsError
 from seqadv.runs import derive_seed
 
 __all__ = [
@@ -138,7 +138,16 @@ def smoke_check(cfg: ExperimentConfig, data: TextData, discriminator: Any, polic
         discriminator.train(was_training)
     try:
         small = dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, num_envs=2))
-        env, _ = build_env(small, data, discriminator, policy)  # its own rollout policy copy
+        try:
+            env, _ = build_env(small, data, discriminator, policy)  # its own rollout policy copy
+        except ConfigError as exc:  # an env whose batch is a block of rows (IRGAN's)
+            cause: BaseException | None = exc
+            while cause is not None and not isinstance(cause, TooFewEnvsError):
+                cause = cause.__cause__
+            if cause is None or cause.needed > cfg.env.num_envs:
+                raise
+            small = dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, num_envs=cause.needed))
+            env, _ = build_env(small, data, discriminator, policy)
         collect_rollout(policy, env, g)
     except Exception as exc:
         scheme = cfg.env.reward_scheme.name if cfg.env.reward_scheme else "(the id's)"
@@ -159,11 +168,21 @@ def build_learner(cfg: ExperimentConfig, policy: Any, seed: int) -> Any:
     return ALGORITHMS.make(cfg.algorithm.name, policy=policy, **kwargs)
 
 
+def build_pretrainer(cfg: ExperimentConfig, policy: Any) -> Any:
+    """The generator's pretrainer of ``cfg.pretrain.method`` (PRETRAINERS)."""
+    from seqadv.algorithms import PRETRAINERS
+
+    p = cfg.pretrain
+    factory = PRETRAINERS.get(p.method)
+    return factory(policy, lr=p.lr, batch_size=p.batch_size, grad_clip=p.grad_clip, **p.kwargs)
+
+
 def check_names(cfg: ExperimentConfig, where: str = "config") -> None:
     """Fail fast, before anything is built, on a component name no registry knows.
 
     The message names the config key and lists the known names (and the closest match).
     """
+    from seqadv.algorithms import PRETRAINERS
     from seqadv.envs import ENVIRONMENTS
     from seqadv.evaluation import METRICS
     from seqadv.experiment import DATA_SOURCES
@@ -173,6 +192,7 @@ def check_names(cfg: ExperimentConfig, where: str = "config") -> None:
     checks: list[tuple[str, str, Any]] = [
         ("data.source", cfg.data.source, DATA_SOURCES),
         ("generator.name", cfg.generator.name, GENERATORS),
+        ("pretrain.method", cfg.pretrain.method, PRETRAINERS),
     ]
     checks += [(f"eval.metrics[{i}]", m, METRICS) for i, m in enumerate(cfg.eval.metrics or [])]
     if cfg.adversarial.rounds > 0:
@@ -191,7 +211,7 @@ def check_names(cfg: ExperimentConfig, where: str = "config") -> None:
 def registered_component(kind: str | None, name: str) -> bool:
     """Whether the registry of ``kind`` (as ``seqadv list`` names it) has ``name``: registered,
     an installed package's entry point, or an SB3 ``package:Class`` algorithm (never imports)."""
-    from seqadv.algorithms import SB3_PACKAGES
+    from seqadv.algorithms import PRETRAINERS, SB3_PACKAGES
     from seqadv.algorithms.advantages import ADVANTAGES
     from seqadv.envs import ENVIRONMENTS
     from seqadv.evaluation import METRICS
@@ -211,6 +231,7 @@ def registered_component(kind: str | None, name: str) -> bool:
         "envs": ENVIRONMENTS,
         "generators": GENERATORS,
         "metrics": METRICS,
+        "pretrainers": PRETRAINERS,
         "rewards": REWARDS,
         "reward_schemes": REWARD_SCHEMES,
     }
@@ -335,7 +356,7 @@ def size_warnings(cfg: ExperimentConfig, n_train: int) -> list[str]:
             f"discriminator.n_real={dis.n_real} but the data have {n_train} training sequences: "
             f"every round uses all {n_train} (--set discriminator.n_real={n_train})"
         )
-    if adversarial and dis.n_negatives > 2 * n_train:
+    if adversarial and dis.n_negatives is not None and dis.n_negatives > 2 * n_train:
         out.append(
             f"discriminator.n_negatives={dis.n_negatives} generated sequences per round against "
             f"{min(dis.n_real or n_train, n_train)} real ones: each discriminator epoch visits "

@@ -272,6 +272,7 @@ def component_names(cfg: Any) -> list[tuple[str, str, str | None]]:
         ("env.name", cfg.env.name, "envs"),
         ("env.reward.name", cfg.env.reward.name, "rewards"),
         ("algorithm.name", cfg.algorithm.name, "algorithms"),
+        ("pretrain.method", getattr(cfg.pretrain, "method", "mle"), "pretrainers"),
     ]
     if cfg.env.reward_scheme is not None:
         found.append(("env.reward_scheme.name", cfg.env.reward_scheme.name, "reward_schemes"))
@@ -294,7 +295,7 @@ def component_names(cfg: Any) -> list[tuple[str, str, str | None]]:
             for i, v in enumerate(value):
                 walk(v, f"{key}[{i}]")
 
-    for prefix in ("data", "generator", "discriminator", "env", "env.reward", "algorithm"):
+    for prefix in ("data", "generator", "discriminator", "env", "env.reward", "algorithm", "pretrain"):
         section = cfg
         for part in prefix.split("."):
             section = getattr(section, part)

@@ -17,6 +17,13 @@ Any other on-policy SB3 class resolves by the same ``package:Class`` form
 (``"mypkg.algos:MyPPO"``), through the registry's resolver; an off-policy class (SAC, DQN)
 fails with a ConfigError saying why. A dotted path to anything else is a seqadv learner
 factory, as in every registry.
+
+PRETRAINERS holds the generator's pretraining methods (``pretrain.method``): ``mle``
+(maximum likelihood, :class:`~seqadv.algorithms.mle.MLELearner`) and ``dns`` (IRGAN's
+dynamic negative sampling, :class:`~seqadv.algorithms.dns.DNSLearner`). A pretrainer is
+built as ``factory(policy, lr=, batch_size=, grad_clip=, **pretrain.kwargs)`` and has
+``train_epoch(data, generator, desc)``, ``step(batch)`` (for interleaved steps),
+``state_dict``/``load_state_dict`` and ``loss_key``, the statistic its epochs report.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import sys
 
 from seqadv.registry import Entry, Registry, import_dotted
 
-__all__ = ["ALGORITHMS", "SB3_PACKAGES"]
+__all__ = ["ALGORITHMS", "PRETRAINERS", "SB3_PACKAGES"]
 
 #: ``package`` prefixes of ``package:Class`` names that name stable-baselines3 classes
 SB3_PACKAGES = ("sb3", "stable_baselines3", "sb3_contrib")
@@ -78,3 +85,13 @@ for _name, _factory in (
         kind="sb3",
         summary=_SB3_SUMMARY.format(_name.split(":")[1]),
     )
+
+PRETRAINERS = Registry("pretrainer")
+PRETRAINERS.add(
+    "mle", "seqadv.algorithms.mle:MLELearner", summary="maximum likelihood (teacher forcing), Adam"
+)
+PRETRAINERS.add(
+    "dns",
+    "seqadv.algorithms.dns:DNSLearner",
+    summary="IRGAN's dynamic negative sampling (BPR on hard negatives, SGD) for irgan_mf",
+)

@@ -113,7 +113,7 @@ class Learner:
             taken = batch.rewards[batch.mask]
             stats["reward/mean"] = float(taken.mean())
             stats["reward/std"] = float(taken.std()) if taken.numel() > 1 else 0.0
-            stats["reward/final_mean"] = float(final_rewards(batch).mean())
+            stats["reward/final_mean"] = float(final_rewards(batch)[batch.mask.any(dim=1)].mean())
             for callback in callbacks:
                 callback(self, stats)
         return stats

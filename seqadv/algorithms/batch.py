@@ -137,7 +137,8 @@ def collect_rollout(
     mask = torch.zeros(batch, length, dtype=torch.bool)
     values = torch.zeros(batch, length) if critic is not None else None
     last_values = torch.zeros(batch) if critic is not None else None
-    done = torch.zeros(batch, dtype=torch.bool)
+    idle = env.idle_rows_torch() if hasattr(env, "idle_rows_torch") else None
+    done = idle.clone() if idle is not None else torch.zeros(batch, dtype=torch.bool)
     seen: list[Observation] = []
     masks: list[Tensor] = []
     state = policy.initial_state(obs)

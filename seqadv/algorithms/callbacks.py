@@ -88,6 +88,8 @@ class DiscriminatorStep(RoundCallback):
             dropout (the same generator may serve both).
         eval_metrics: accuracies from an eval-mode pass after training (True) or running
             accuracies of the last epoch (False, free).
+        every: train after every ``every``-th round only (IRGAN: 100 discriminator epochs
+            per 50 generator epochs, a round being one generator epoch).
     """
 
     def __init__(
@@ -106,9 +108,11 @@ class DiscriminatorStep(RoundCallback):
         negatives_rng: torch.Generator,
         train_rng: torch.Generator,
         eval_metrics: bool = False,
+        every: int = 1,
     ) -> None:
-        if rounds < 0 or epochs < 1:
-            raise ConfigError("discriminator rounds must be >= 0 and epochs >= 1")
+        if rounds < 0 or epochs < 1 or every < 1:
+            raise ConfigError("discriminator rounds must be >= 0, epochs >= 1 and every >= 1")
+        self.every = every
         self.discriminator, self.optimizer, self.policy, self.real = (
             discriminator,
             optimizer,
@@ -156,6 +160,8 @@ class DiscriminatorStep(RoundCallback):
         return stats
 
     def __call__(self, rnd: Round) -> None:
+        if rnd.number % self.every:
+            return
         start = time.perf_counter()
         negatives_s = dis_train_s = 0.0
         for _ in range(self.rounds):

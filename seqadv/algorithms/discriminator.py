@@ -41,13 +41,18 @@ logger = logging.getLogger("seqadv")
 
 
 
-def default_optimizer(discriminator: nn.Module, lr: float = 1e-4) -> torch.optim.Optimizer:
-    """SeqGAN's discriminator optimizer: Adam, learning rate 1e-4.
+def default_optimizer(discriminator: nn.Module, lr: float = 1e-4, optimizer: str = "adam") -> torch.optim.Optimizer:
+    """SeqGAN's discriminator optimizer: Adam, learning rate 1e-4; ``optimizer="sgd"``:
+    plain SGD (IRGAN's).
 
-    Uses the fused implementation where this torch has it (several times faster on CPU for
-    the CNN's 7M parameters; same update rule).
+    Adam uses the fused implementation where this torch has it (several times faster on CPU
+    for the CNN's 7M parameters; same update rule).
     """
     params = [p for p in discriminator.parameters() if p.requires_grad]
+    if optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    if optimizer != "adam":
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, TypeError, ValueError):  # older torch or unsupported device
@@ -189,7 +194,7 @@ def train_discriminator(
                     optimizer.step()
                     loss_sum += value * batch.shape[0]
                     n_seen += batch.shape[0]
-                    if not eval_metrics:
+                    if not eval_metrics and epoch == epochs:  # the last epoch's running accuracies
                         with torch.no_grad():
                             for is_real, part in (
                                 (True, slice(0, n_real)),

@@ -27,6 +27,8 @@ class MLELearner:
         drop_last: skip the last incomplete batch of an epoch (as SeqGAN's loader does).
     """
 
+    loss_key = "gen/mle_loss"
+
     def __init__(
         self,
         generator: LSTMGenerator,

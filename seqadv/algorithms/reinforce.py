@@ -42,7 +42,7 @@ class Reinforce(Learner):
         normalize: divide the advantages by their standard deviation over the batch.
         reduction: how the per-token terms become the loss: ``"sequence_mean"`` (sum over
             the tokens of each sequence, mean over the B sequences), ``"token_mean"`` (mean
-            over the tokens taken) or ``"sum"`` (sum over the whole batch, as SeqGAN's
+            over the tokens taken; IRGAN's mean over a user's samples) or ``"sum"`` (sum over the whole batch, as SeqGAN's
             TensorFlow code does; with its gradient clipping at 5.0 this makes nearly every
             update one of norm 5 whatever the scale of the rewards).
         advantage: an estimator name or ``{name, kwargs}`` of the ADVANTAGES registry,
@@ -117,8 +117,8 @@ class Reinforce(Learner):
             ratio = torch.exp(log_probs.detach() - batch.log_probs)
             weights = weights * torch.where(batch.mask, ratio, torch.zeros_like(ratio))
         total = -(log_probs * weights).sum()
-        if self.reduction == "sequence_mean":
-            return total / batch.batch_size
+        if self.reduction == "sequence_mean":  # over the episodes (an env's idle rows have none)
+            return total / batch.mask.any(dim=1).sum().clamp(min=1)
         if self.reduction == "token_mean":
             return total / batch.mask.sum().clamp(min=1)
         return total

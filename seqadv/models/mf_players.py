@@ -7,7 +7,9 @@
   discriminator's negatives at 0.2), as ``[user, item]`` pairs. With ``positive_mix`` lambda
   it *acts* from IRGAN's p_n = (1 - lambda) pi + lambda uniform(the user's training
   positives) and returns log p_n(a) (use ``reinforce`` with ``importance_weights`` for
-  IRGAN's reward x pi / p_n); ``evaluate`` gives log pi.
+  IRGAN's reward x pi / p_n); ``evaluate`` gives log pi. Rows that share a user share one
+  softmax (IRGAN's generator batch is one user's block of samples). ``mle_loss`` of
+  ``[user, item]`` pairs is -log pi(item | user), for maximum-likelihood pretraining.
 - :class:`MFDiscriminator` (DISCRIMINATORS ``irgan_mf``): logit f(u, i) of ``[user, item]``
   pairs, with IRGAN's L2 penalty on the pairs' parameters.
 """
@@ -21,7 +23,7 @@ from torch import Tensor, nn
 
 from seqadv.models.discriminator_base import Discriminator
 from seqadv.models.mf import MatrixFactorization
-from seqadv.models.policy import masked_log_softmax, sample_masked
+from seqadv.models.policy import masked_log_softmax, sample_grouped, sample_masked
 
 __all__ = ["MFPolicy", "MFDiscriminator", "mf_policy"]
 
@@ -95,6 +97,11 @@ class MFPolicy(nn.Module):
 
     def act(self, obs: Tensor, state: Any, *, generator=None, action_mask=None, temperature: float = 1.0):
         users = _users(obs)
+        if action_mask is None:
+            unique, groups = torch.unique(users, return_inverse=True)
+            log_p = self.behaviour_log_probs(unique, None, temperature)
+            actions = sample_grouped(log_p, groups, generator)
+            return actions, log_p[groups, actions], state
         if not self.positive_mix:
             actions, log_probs = sample_masked(self.all_scores(users), generator, action_mask, temperature)
             return actions, log_probs, state
@@ -104,22 +111,50 @@ class MFPolicy(nn.Module):
 
     def evaluate(self, obs: Tensor, actions: Tensor, mask: Tensor, action_masks: Tensor | None = None, *, entropy: bool = True):
         rows, steps = actions.shape
-        logits = self.all_scores(_users(obs.reshape(rows * steps, -1))).view(rows, steps, -1)
+        users = _users(obs.reshape(rows * steps, -1))
+        actions = torch.where(mask, actions, torch.zeros_like(actions))  # a pad after the end
+        flat = actions.reshape(-1)
+        if action_masks is None:
+            unique, groups = torch.unique(users, return_inverse=True)
+            log_u = torch.log_softmax(self.all_scores(unique), dim=-1)
+            picked = log_u[groups, flat].view(rows, steps)
+            ent = torch.special.entr(log_u.exp()).sum(-1)[groups].view(rows, steps) if entropy else None
+            return torch.where(mask, picked, 0.0), ent
+        logits = self.all_scores(users).view(rows, steps, -1)
         log_p = masked_log_softmax(logits, action_masks)
-        picked = log_p.gather(-1, actions.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        picked = log_p.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
         ent = torch.special.entr(log_p.exp()).sum(-1) if entropy else None
         return torch.where(mask, picked, 0.0), ent
 
+    def mle_loss(self, pairs: Tensor) -> Tensor:
+        """Mean -log pi(item | user) of (B, 2) ``[user, item]`` pairs (with gradient)."""
+        unique, groups = torch.unique(pairs[:, 0], return_inverse=True)
+        log_u = torch.log_softmax(self.all_scores(unique), dim=-1)
+        return -log_u[groups, pairs[:, 1]].mean()
+
+    @torch.no_grad()
+    def nll(self, pairs: Tensor, batch_size: int = 4096) -> float:
+        """Mean -log pi(item | user) of ``pairs`` (no gradient)."""
+        total = sum(float(self.mle_loss(pairs[s : s + batch_size])) * pairs[s : s + batch_size].shape[0]
+                    for s in range(0, pairs.shape[0], batch_size))  # fmt: skip
+        return total / max(pairs.shape[0], 1)
+
     @torch.no_grad()
     def sample(self, n: int, *, generator=None, temperature: float = 1.0) -> Tensor:
-        """``n`` ``[user, item]`` pairs: users of the real pairs, items at the negative
+        """``n`` ``[user, item]`` pairs: the users of the real pairs, one per real pair in
+        their order (whole passes, then a random share of one more), as IRGAN's
+        discriminator data pairs each positive with a generated item; items at the negative
         temperature (times ``temperature``)."""
-        if self.pool.shape[0]:
-            users = self.pool[torch.randint(0, self.pool.shape[0], (n,), generator=generator), 0]
+        size = self.pool.shape[0]
+        if size:
+            passes, rest = divmod(n, size)
+            extra = torch.randperm(size, generator=generator)[:rest].sort().values
+            users = torch.cat([self.pool[:, 0].repeat(passes), self.pool[extra, 0]])
         else:
             users = torch.randint(0, self.mf.n_users, (n,), generator=generator)
-        items, _ = sample_masked(self.all_scores(users), generator, None, temperature * self.negative_temperature)
-        return torch.stack([users, items], dim=1)
+        unique, groups = torch.unique(users, return_inverse=True)
+        log_p = torch.log_softmax(self.all_scores(unique) / (temperature * self.negative_temperature), dim=-1)
+        return torch.stack([users, sample_grouped(log_p, groups, generator)], dim=1)
 
     def actor_modules(self) -> tuple[nn.Module, nn.Module]:
         return _UserEncoder(self.mf), _ItemHead(self.mf)
@@ -159,7 +194,7 @@ class MFDiscriminator(Discriminator):
             raise ValueError(f"an MF discriminator judges [user, item] pairs: max_len must be 2, got {max_len}")
         self.mf = MatrixFactorization(n_users or vocab_size, n_items or vocab_size, dim, init_delta, seed)
         self.l2 = float(l2)
-        self._last: Tensor | None = None
+        self._last: tuple[Tensor, Tensor, Tensor] | None = None  # the last training batch's rows
 
     def features(self, sequences: Tensor) -> Tensor:
         self.check_tokens(sequences)
@@ -169,13 +204,17 @@ class MFDiscriminator(Discriminator):
         self.check_tokens(sequences)
         if sequences.shape[1] != 2:
             raise ValueError(f"sequences must be [user, item] pairs (B, 2), got {tuple(sequences.shape)}")
-        if self.training:
-            self._last = sequences
-        return self.mf(sequences[:, 0], sequences[:, 1])
+        if not self.training:
+            return self.mf(sequences[:, 0], sequences[:, 1])
+        # the rows are looked up once for the score and the penalty (half the backward)
+        u, i = sequences[:, 0], sequences[:, 1]
+        rows = (self.mf.users[u], self.mf.items[i], self.mf.bias[i])
+        self._last = rows
+        return (rows[0] * rows[1]).sum(-1) + rows[2]
 
     def regularization(self) -> Tensor:
         if not self.l2 or self._last is None:
             return self.mf.bias.new_zeros(())
-        u, i = self._last[:, 0], self._last[:, 1]
-        penalty = self.mf.users[u].pow(2).sum() + self.mf.items[i].pow(2).sum() + self.mf.bias[i].pow(2).sum()
+        users, items, bias = self._last
+        penalty = users.pow(2).sum() + items.pow(2).sum() + bias.pow(2).sum()
         return self.l2 * penalty / 2

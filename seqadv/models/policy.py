@@ -45,7 +45,14 @@ from torch import Tensor
 
 from seqadv.registry import Registry
 
-__all__ = ["GENERATORS", "Policy", "register_generator", "masked_log_softmax", "sample_masked"]
+__all__ = [
+    "GENERATORS",
+    "Policy",
+    "register_generator",
+    "masked_log_softmax",
+    "sample_masked",
+    "sample_grouped",
+]
 
 GENERATORS = Registry("generator")
 GENERATORS.add(
@@ -128,3 +135,20 @@ def sample_masked(
     actions = sample_logits(logits, generator, temperature)
     log_probs = torch.log_softmax(logits / temperature, dim=-1)
     return actions, log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+
+
+def sample_grouped(log_probs: Tensor, groups: Tensor, generator: torch.Generator | None) -> Tensor:
+    """One action per row from a few shared distributions: row r draws from
+    ``log_probs[groups[r]]`` ((G, A) normalized log-probabilities; ``groups`` (B,) int64).
+
+    Inverse-CDF with one uniform per row from ``generator``, on the G cumulative sums laid
+    end to end in float64 (group g's in [g, g + 1]), so that B rows cost G softmax rows, not
+    B. Zero-probability actions are never drawn.
+    """
+    n_groups, n_actions = log_probs.shape
+    cdf = log_probs.double().exp().cumsum(dim=1)
+    cdf = cdf / cdf[:, -1:]
+    flat = (cdf + torch.arange(n_groups, dtype=torch.float64)[:, None]).flatten()
+    uniforms = torch.rand(groups.shape[0], generator=generator, dtype=torch.float64)
+    index = torch.searchsorted(flat, groups.double() + uniforms, right=True)
+    return (index - groups * n_actions).clamp_(0, n_actions - 1)

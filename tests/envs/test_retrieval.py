@@ -97,11 +97,36 @@ def test_the_tiny_preset_trains_with_ranking_metrics(algorithm):
 
 
 def test_ratings_source_options_are_checked():
+    with pytest.raises(ConfigError, match="validation"):
+        AdversarialTrainer(load_config(TINY, ["data.kwargs={validation: 1.5}"]))
     with pytest.raises(ConfigError, match="evaluate_on"):
         AdversarialTrainer(load_config(TINY, ["data.kwargs={evaluate_on: validation}"]))
-    cfg = load_config(TINY, ["data.kwargs={n_items: 40, validation: 0.2, evaluate_on: validation}"])
+
+
+def test_a_validation_split_is_scored_beside_the_test_split_with_the_protocols_candidates():
+    import numpy as np
+
+    from seqadv.evaluation import METRICS, EvalContext
+    from seqadv.metrics.ranking import ranking_metrics
+
+    cfg = load_config(TINY, ["data.kwargs={n_items: 40, validation: 0.25}"])
     trainer = AdversarialTrainer(cfg)
-    assert trainer.data.extra["ratings"]["evaluate_on"] == "validation"
+    info = trainer.data.extra["ratings"]
+    kept, held, whole = info["train"], info["validation"], info["train_all"]
+    assert len(kept.ratings) + len(held.ratings) == len(whole.ratings)
+    shape = (info["n_users"], info["n_items"])
+    # the model learns from the kept positives only
+    assert int(trainer.generator.positives.sum()) == int(kept.positives(4.0, shape).sum())
+    out = METRICS.get("ranking")(EvalContext(torch.zeros(0, 2), trainer.generator, trainer.data, trainer.cfg.eval))
+    scores = trainer.generator.all_scores().detach()
+    val = ranking_metrics(scores, torch.from_numpy(held.positives(4.0, shape)),
+                          ~torch.from_numpy(kept.positives(4.0, shape)))  # fmt: skip
+    test = ranking_metrics(scores, torch.from_numpy(info["test"].positives(4.0, shape)),
+                           ~torch.from_numpy(whole.positives(4.0, shape)))  # fmt: skip
+    assert out["eval/validation/p@3"] == val["p@3"] and out["eval/validation/mrr"] == val["mrr"]
+    assert out["eval/p@3"] == test["p@3"] and out["eval/ndcg@10"] == test["ndcg@10"]
+    assert not np.isclose(val["p@3"], test["p@3"]) or val["users"] != test["users"]
+    assert out["eval/validation/ranking_signature"] != out["eval/ranking_signature"]
 
 
 def test_ml100k_u1_through_the_source_matches_the_released_model_figures(shared_data):
