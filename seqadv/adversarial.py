@@ -460,7 +460,29 @@ class AdversarialTrainer:
             self._log_record(record)
             text = "\n".join(self.data.decode(r) for r in samples[: self.cfg.keep_samples])
             self.run.write_text(f"samples/{phase}-{step:04d}.txt", text + "\n")
+        self._keep_best(record)
         return record
+
+    def _keep_best(self, record: dict[str, Any]) -> None:
+        """``eval.select``: checkpoints/best.pt is the evaluation with the best value of that
+        key so far (``state["best"]`` says which), among the adversarial rounds after round 0
+        when the run has an adversarial phase (the model it trains), else the MLE epochs."""
+        key, e = self.cfg.eval.select, self.cfg.eval
+        if key is None:
+            return
+        if self.adversarial and (record["phase"] != "adversarial" or record["step"] == 0):
+            return
+        value = record.get(key)
+        if not isinstance(value, (int, float)) or value != value:
+            if "best" not in self.state:
+                log.warning("eval.select: the evaluations have no %r; no best.pt is kept", key)
+            return
+        best = self.state.get("best")
+        better = best is None or (value > best["value"] if e.select_mode == "max" else value < best["value"])
+        if better:
+            self.state["best"] = {"key": key, "value": float(value), "phase": record["phase"],
+                                  "step": int(record["step"])}  # fmt: skip
+            self.save("best.pt")
 
     # -- phases -------------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:

@@ -187,6 +187,8 @@ class EvalConfig:
         None  # METRICS names; None: nll_oracle, nll_test, bleu, self_bleu (where they apply)
     )
     lm: str | None = None  # lm_perplexity: a run (or checkpoint) of an 'lstm' LM on the same data
+    select: str | None = None  # a metric key (eval/validation/ndcg@3): checkpoints/best.pt holds its best evaluation
+    select_mode: str = "max"  # max | min: which value of `select` is best
 
 
 @dataclass
@@ -409,6 +411,7 @@ def validate(cfg: ExperimentConfig, where: str = "config") -> None:
     e = cfg.eval
     at_least(e.every_epochs, "eval.every_epochs", 1)
     at_least(e.every_rounds, "eval.every_rounds", 1)
+    choice(e.select_mode, "eval.select_mode", ("max", "min"))
     at_least(e.n_samples, "eval.n_samples", 1)
     need(0 < e.temperature < float("inf"), "eval.temperature", f"must be > 0, got {e.temperature!r}")
     need(2 <= e.bleu_max_n <= 10, "eval.bleu_max_n", f"must be in 2..10 (BLEU-2..n), got {e.bleu_max_n!r}")

@@ -62,6 +62,7 @@ class UnitCosts:
     dis_train_row_s: float  # one discriminator training row (forward + backward + step)
     dis_score_row_s: float  # one discriminator-scored row (forward, no gradient)
     save_s: float  # one checkpoint of the generator and its optimizer
+    pretrain_epoch_s: float | None = None  # one epoch of a pretrainer other than MLE, timed whole
 
 
 @dataclass(frozen=True)
@@ -169,10 +170,18 @@ def calibrate(
                 roll = max(1, cfg.env.num_envs * max(rollouts_per_step(cfg), 1))
                 roll = min(roll, 512)
                 rollout_row_s = _median_time(lambda: gen.sample(roll, generator=g), most=2) / roll
+            pretrain_epoch_s = None
+            if cfg.pretrain.method != "mle" and cfg.pretrain.epochs:  # e.g. DNS: one whole epoch
+                from seqadv.recipe import build_pretrainer
+
+                other = build_pretrainer(cfg, build_generator(cfg, data, seed=0))
+                start = time.perf_counter()
+                other.train_epoch(data.train, torch.Generator().manual_seed(0), desc="calibration")
+                pretrain_epoch_s = time.perf_counter() - start
             dis_train_row_s = dis_score_row_s = 0.0
             if cfg.adversarial.rounds > 0 if discriminator is None else discriminator:
                 dis = build_discriminator(cfg, data, seed=0)
-                dis_opt = default_optimizer(dis, lr=cfg.discriminator.lr)
+                dis_opt = default_optimizer(dis, lr=cfg.discriminator.lr, optimizer=cfg.discriminator.optimizer)
                 n = 2 * max(2, cfg.discriminator.batch_size // 2) * 2  # two minibatches
                 real, fake = _rows(data, n // 2), _rows(data, n // 2).flip(1)
 
@@ -194,7 +203,8 @@ def calibrate(
                 with torch.no_grad():
                     dis_score_row_s = _median_time(lambda: dis(scored), most=3) / 256
         return UnitCosts(
-            mle_batch_s, sample_row_s, rollout_row_s, dis_train_row_s, dis_score_row_s, save_s
+            mle_batch_s, sample_row_s, rollout_row_s, dis_train_row_s, dis_score_row_s, save_s,
+            pretrain_epoch_s,
         )
     finally:
         torch.set_num_threads(previous)
@@ -205,6 +215,8 @@ def phase_costs(cfg: ExperimentConfig, n_train: int, n_test: int, unit: UnitCost
     discriminator pretraining of ``cfg`` on ``n_train`` / ``n_test`` sentences."""
     b = max(1, cfg.pretrain.batch_size)
     epoch_s = math.ceil(n_train / b) * unit.mle_batch_s + unit.save_s
+    if unit.pretrain_epoch_s is not None:
+        epoch_s = unit.pretrain_epoch_s + unit.save_s
     e = cfg.eval
     # sampling; NLL-test and NLL-oracle are forward passes (about a third of an MLE step)
     eval_s = e.n_samples * unit.sample_row_s + 0.05

@@ -45,6 +45,9 @@ def test_calibration_is_positive_and_leaves_the_global_rng_alone():
     assert torch.equal(before, torch.get_rng_state())
     assert torch.get_num_threads() == threads
     for name, value in dataclasses.asdict(unit).items():
+        if name == "pretrain_epoch_s":  # timed only for a pretrainer other than MLE
+            assert value is None
+            continue
         assert math.isfinite(value) and value > 0, name
 
 
