@@ -47,7 +47,8 @@ _DOC = """
     ## Action space
 
     ``Discrete(n_items)``; with ``exclude_positives`` the user's training positives are
-    masked out (``action_masks``).
+    masked out (``action_masks``). With learning-to-rank data (the ``letor`` source) an item
+    is a query-document row, and a query's actions are its own rows (masked likewise).
 
     ## Observation space
 
@@ -131,9 +132,12 @@ class RetrievalCore(BatchedCore):
         positives = torch.zeros(self.n_users, self.n_items, dtype=torch.bool)
         positives[data.train[:, 0], data.train[:, 1]] = True
         self.positives = positives
+        #: (U, I) bool, each query's own candidates (learning to rank), or None: every item
+        self.candidates = info.get("candidates")
         self.starts = positives.any(1).nonzero().squeeze(1)
-        if exclude_positives and bool(positives.all(1).any()):
-            raise ConfigError("exclude_positives: a user has every item as a training positive")
+        allowed = info["candidates"] if info.get("candidates") is not None else torch.ones_like(positives)
+        if exclude_positives and bool(((allowed & ~positives).sum(1) == 0)[self.starts].any()):
+            raise ConfigError("exclude_positives: a user has every candidate item as a training positive")
         self.exclude_positives = bool(exclude_positives)
         self.samples_per_positive = None
         self.cursor = 0
@@ -199,7 +203,11 @@ class RetrievalCore(BatchedCore):
         return self.user
 
     def action_masks(self) -> Tensor | None:
-        return ~self.positives[self.user[:, 0]] if self.exclude_positives else None
+        users = self.user[:, 0]
+        mask = self.candidates[users] if self.candidates is not None else None
+        if self.exclude_positives:
+            mask = ~self.positives[users] if mask is None else mask & ~self.positives[users]
+        return mask
 
     def step(self, actions: Tensor, skip: Tensor | None = None) -> StepOutput:
         actions = check_token_actions(torch.as_tensor(actions), self.num_envs, self.n_items)
@@ -207,6 +215,9 @@ class RetrievalCore(BatchedCore):
         if self.exclude_positives and bool(self.positives[self.user[:, 0], actions][active].any()):
             row = int((self.positives[self.user[:, 0], actions] & active).nonzero()[0])
             raise ValueError(f"action {int(actions[row])} (env {row}) is a training positive of its user, masked out")
+        if self.candidates is not None and not bool(self.candidates[self.user[:, 0], actions][active].all()):
+            row = int((~self.candidates[self.user[:, 0], actions] & active).nonzero()[0])
+            raise ValueError(f"action {int(actions[row])} (env {row}) is not a candidate of its query")
         pairs = torch.cat([self.user, actions[:, None]], dim=1)
         info = StepInfo(pairs, actions, active, active.clone(), torch.full_like(actions, 2))
         rewards = self.reward_scheme.rewards(info)

@@ -278,6 +278,41 @@ def ratings_source(
     return out
 
 
+@register_data_source("letor", summary="IRGAN's learning to rank: LETOR train/test files, or a synthetic set")
+def letor_source(
+    cfg: DataConfig,
+    base_dir: Path | None = None,
+    path: str | None = None,
+    test_path: str | None = None,
+    threshold: float = 1.0,
+    n_features: int | None = None,
+    vocab: Any = None,
+) -> TextData:
+    """LETOR rows for IRGAN's learning to rank (:mod:`seqadv.data.letor`): ``path`` the
+    training file, ``test_path`` the test one (``rel qid:Q 1:v ...``); relevant = label >=
+    ``threshold``. ``path`` None: a seeded synthetic set (``data.data_seed``)."""
+    import numpy as np
+
+    from seqadv.data import letor, ratings
+
+    if path is None:
+        rows = letor.synthetic_letor(seed=cfg.data_seed)
+        queries = np.unique(rows.qids)
+        test_q = np.isin(rows.qids, queries[: max(1, len(queries) // 4)])
+        pick = lambda m: ratings.LetorData(rows.labels[m], rows.qids[m], rows.features[m])  # noqa: E731
+        out = letor.letor_data(pick(~test_q), pick(test_q), threshold)
+        out.extra["files"] = []
+        return out
+    if not test_path:
+        raise ConfigError("data.kwargs.test_path is required with a LETOR path")
+    found = [resolve_path(p, base_dir) for p in (path, test_path)]
+    train = ratings.read_letor(found[0], n_features)
+    test = ratings.read_letor(found[1], n_features or train.features.shape[1])
+    out = letor.letor_data(train, test, threshold)
+    out.extra["files"] = [file_fingerprint(f) for f in found]
+    return out
+
+
 @register_data_source(
     "infilling", summary="MaskGAN: another source's sentences as [masked | sentence] examples"
 )

@@ -7,7 +7,9 @@ the user's training positives; evaluated users = those with a relevant candidate
 ``eval/p@3`` ... ``eval/mrr``, ``eval/ranking_users`` and the signature. With a validation
 split carved from training, the same for it as ``eval/validation/p@3`` ... (candidates: every
 item minus the remaining training positives), and the test split's candidates exclude the
-validation positives too (every original training positive, as in IRGAN's protocol). Nothing
+validation positives too (every original training positive, as in IRGAN's protocol). For
+learning-to-rank data (``candidates`` in the ratings), only a query's own documents are
+candidates. Nothing
 for data without ratings or a policy without item scores.
 """
 
@@ -42,14 +44,18 @@ def ranking(ctx: Any) -> dict[str, Any]:
         splits.append(("eval/validation/", "validation", "train"))
     out: dict[str, Any] = {}
     for prefix, split, seen in splits:
-        result = ranking_metrics(scores, positives(split), ~positives(seen), ks=KS)
+        candidates = ~positives(seen)
+        if "candidates" in info:  # learning to rank: each query's own documents
+            candidates &= info["candidates"]
+        result = ranking_metrics(scores, positives(split), candidates, ks=KS)
         out.update({f"{prefix}{k}": v for k, v in result.items() if k != "users"})
         out[f"{prefix}ranking_users"] = result["users"]
         out[f"{prefix}ranking_signature"] = metric_signature(
             "ranking",
             split=split,
             relevant=f"rating>={threshold:g}",
-            candidates=f"all-{shape[1]}-items-minus-{'all-' if seen == 'train_all' else ''}train-positives",
+            candidates=(f"{'query-documents' if 'candidates' in info else f'all-{shape[1]}-items'}-minus-"
+                        f"{'all-' if seen == 'train_all' else ''}train-positives"),
             protocol=PROTOCOL,
         )
     return out

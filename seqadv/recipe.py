@@ -40,21 +40,30 @@ __all__ = [
 
 
 def build_discriminator(cfg: ExperimentConfig, data: TextData, seed: int) -> Any:
-    """The discriminator of ``cfg``, initialized from (seed, "discriminator-init")."""
+    """The discriminator of ``cfg``, initialized from (seed, "discriminator-init"); a
+    factory with a ``data`` parameter gets the experiment's data."""
     from seqadv.models.discriminator import make_discriminator
+
+    def build() -> Any:
+        import inspect
+
+        from seqadv.models.discriminator import DISCRIMINATORS
+
+        kwargs = dict(cfg.discriminator.kwargs)
+        factory = DISCRIMINATORS.get(cfg.discriminator.name)
+        if "data" in inspect.signature(factory).parameters:  # it reads the data (LTR features)
+            kwargs["data"] = data
+        return make_discriminator(
+            cfg.discriminator.name,
+            vocab_size=data.vocab_size,
+            max_len=data.max_len,
+            pad_id=data.discriminator_pad_id,
+            **kwargs,
+        )
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, "discriminator-init"))
-        return named(
-            "discriminator",
-            lambda: make_discriminator(
-                cfg.discriminator.name,
-                vocab_size=data.vocab_size,
-                max_len=data.max_len,
-                pad_id=data.discriminator_pad_id,
-                **cfg.discriminator.kwargs,
-            ),
-        )
+        return named("discriminator", build)
 
 
 def build_env(

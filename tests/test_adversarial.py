@@ -137,7 +137,7 @@ def test_tiny_coco_preset_reports_bleu_with_its_signature(tmp_path, shared_data)
 @pytest.mark.parametrize(
     ("override", "fragments"),
     [
-        ("data.source=web", ["data.source", "unknown data source 'web'", "corpus, infilling, oracle"]),
+        ("data.source=web", ["data.source", "unknown data source 'web'", "corpus, infilling, letor, oracle"]),
         ("env.reward_scheme=dense", ["env.reward_scheme.name", "unknown reward scheme 'dense'"]),
         ("env.name=seqadv/TextGen-v0", ["env.name", "Did you mean", "TextGeneration-v0"]),
         ("generator.name=gru", ["generator.name", "unknown generator 'gru'", "lstm"]),

@@ -138,7 +138,7 @@ def test_interrupted_train_resumes_to_the_same_result(tmp_path, capsys, monkeypa
         ),
         (
             ["train", str(TINY), "--set", "data.source=web"],
-            ["data.source: unknown data source 'web'", "corpus, infilling, oracle"],
+            ["data.source: unknown data source 'web'", "corpus, infilling, letor, oracle"],
         ),
     ],
 )

@@ -195,6 +195,13 @@ DISCRIMINATORS.add(
     examples="pairs",
     summary="IRGAN's matrix-factorization scorer of [user, item] pairs",
 )
+DISCRIMINATORS.add(
+    "irgan_ltr",
+    "seqadv.models.ltr_players:LTRDiscriminator",
+    level="sequence",
+    examples="pairs",
+    summary="IRGAN's feature scorer of [query, document] pairs (letor data)",
+)
 
 
 def make_discriminator(

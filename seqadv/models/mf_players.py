@@ -25,7 +25,7 @@ from seqadv.models.discriminator_base import Discriminator
 from seqadv.models.mf import MatrixFactorization
 from seqadv.models.policy import masked_log_softmax, sample_grouped, sample_masked
 
-__all__ = ["MFPolicy", "MFDiscriminator", "mf_policy"]
+__all__ = ["ItemPolicy", "MFPolicy", "MFDiscriminator", "mf_policy"]
 
 
 def _users(obs: Tensor) -> Tensor:
@@ -50,33 +50,43 @@ class _ItemHead(nn.Module):
         return latent @ self.mf.items.T + self.mf.bias
 
 
-class MFPolicy(nn.Module):
-    """A one-step item policy over a factorization (see the module docstring)."""
+class ItemPolicy(nn.Module):
+    """A one-step policy over items: pi(i | u) = softmax_i of :meth:`all_scores` (subclasses
+    give the scores; -inf marks an item that is not a candidate of the user). Acting,
+    evaluation, IRGAN's mixture, the discriminator's negatives and the MLE loss are here.
 
-    def __init__(self, mf: MatrixFactorization, pool: Tensor | None = None, negative_temperature: float = 0.2,
+    Args:
+        n_users, n_items: the id ranges.
+        pool: (N, 2) ``[user, item]`` training positives (the negatives' users, the mixture's
+            positives).
+        negative_temperature: the discriminator's negatives are drawn at it (IRGAN: 0.2).
+        positive_mix: lambda of IRGAN's p_n (0: act from pi).
+    """
+
+    def __init__(self, n_users: int, n_items: int, pool: Tensor | None = None, negative_temperature: float = 0.2,
                  positive_mix: float = 0.0) -> None:  # fmt: skip
         super().__init__()
         if not negative_temperature > 0:
             raise ValueError(f"negative_temperature must be > 0, got {negative_temperature!r}")
         if not 0.0 <= positive_mix < 1.0:
             raise ValueError(f"positive_mix must be in [0, 1), got {positive_mix!r}")
-        self.mf = mf
+        self.n_users, self.n_items = int(n_users), int(n_items)
         self.negative_temperature = float(negative_temperature)
         self.positive_mix = float(positive_mix)
         pool = pool if pool is not None else torch.zeros(0, 2, dtype=torch.long)
         self.register_buffer("pool", pool, persistent=False)
-        positives = torch.zeros(mf.n_users, mf.n_items, dtype=torch.bool)
+        positives = torch.zeros(self.n_users, self.n_items, dtype=torch.bool)
         if pool.shape[0]:
             positives[pool[:, 0], pool[:, 1]] = True
         self.register_buffer("positives", positives, persistent=False)
 
     @property
     def pad_id(self) -> int:
-        return max(self.mf.n_users, self.mf.n_items)
+        return max(self.n_users, self.n_items)
 
-    def all_scores(self, users: Tensor | None = None) -> Tensor:
+    def all_scores(self, users: Tensor | None = None) -> Tensor:  # pragma: no cover - abstract
         """f(u, .) (B, n_items) for ``users`` (default: all)."""
-        return self.mf.all_scores(users)
+        raise NotImplementedError
 
     def initial_state(self, obs: Tensor) -> None:
         return None
@@ -151,10 +161,26 @@ class MFPolicy(nn.Module):
             extra = torch.randperm(size, generator=generator)[:rest].sort().values
             users = torch.cat([self.pool[:, 0].repeat(passes), self.pool[extra, 0]])
         else:
-            users = torch.randint(0, self.mf.n_users, (n,), generator=generator)
+            users = torch.randint(0, self.n_users, (n,), generator=generator)
         unique, groups = torch.unique(users, return_inverse=True)
         log_p = torch.log_softmax(self.all_scores(unique) / (temperature * self.negative_temperature), dim=-1)
         return torch.stack([users, sample_grouped(log_p, groups, generator)], dim=1)
+
+    def actor_modules(self) -> tuple[nn.Module, nn.Module]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class MFPolicy(ItemPolicy):
+    """A one-step item policy over a factorization (see the module docstring)."""
+
+    def __init__(self, mf: MatrixFactorization, pool: Tensor | None = None, negative_temperature: float = 0.2,
+                 positive_mix: float = 0.0) -> None:  # fmt: skip
+        super().__init__(mf.n_users, mf.n_items, pool, negative_temperature, positive_mix)
+        self.mf = mf
+
+    def all_scores(self, users: Tensor | None = None) -> Tensor:
+        """f(u, .) (B, n_items) for ``users`` (default: all)."""
+        return self.mf.all_scores(users)
 
     def actor_modules(self) -> tuple[nn.Module, nn.Module]:
         return _UserEncoder(self.mf), _ItemHead(self.mf)

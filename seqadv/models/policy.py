@@ -70,6 +70,11 @@ GENERATORS.add(
     "seqadv.models.mf_players:mf_policy",
     summary="IRGAN's matrix-factorization item policy (ratings data, one step)",
 )
+GENERATORS.add(
+    "irgan_ltr",
+    "seqadv.models.ltr_players:ltr_policy",
+    summary="IRGAN's feature-scorer document policy over a query's candidates (letor data)",
+)
 
 
 def register_generator(name: str, **meta: Any):
