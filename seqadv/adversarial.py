@@ -667,26 +667,11 @@ class AdversarialTrainer:
         assert self.run is not None
         if getattr(self, "_tensorboard", None) is not None:
             self._tensorboard.close()
-        from seqadv.plots import plot_learning_curve
+        from seqadv.plots import plot_run
 
-        path = plot_learning_curve(
-            self.records,
-            self.run.path / "plots" / "learning_curve.png",
-            title=self.cfg.name,
-        )
+        path = plot_run(self.records, self.run.path / "plots", self.cfg.name, self.adversarial)
         if path is not None:
             log.info("learning curve: %s", path)
-        if self.adversarial:
-            from seqadv.plots import plot_series
-
-            rounds = [{**r, "x": r["round"]} for r in self.records if r.get("phase") == "round"]
-            plot_series(
-                rounds,
-                ["reward/mean", "reward/std", "dis/acc_real", "dis/acc_fake", "dis/loss"],
-                self.run.path / "plots" / "adversarial.png",
-                title=f"{self.cfg.name}: every round's reward and discriminator (train mode)",
-            )
-
 
 def _over_budget(seconds: float, budget_minutes: float | None) -> bool:
     return budget_minutes is not None and seconds >= 60.0 * budget_minutes

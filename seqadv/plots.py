@@ -152,3 +152,19 @@ def plot_series(
     out = _save(fig, path)
     plt.close(fig)
     return out
+
+
+def plot_run(records: list[dict[str, Any]], folder: Path, name: str, adversarial: bool) -> Path | None:
+    """A run's plots in ``folder``: the learning curve of its evaluations and, with an
+    adversarial phase, every round's reward and discriminator statistics. Returns the
+    learning curve's path (None without matplotlib)."""
+    path = plot_learning_curve(records, folder / "learning_curve.png", title=name)
+    if adversarial:
+        rounds = [{**r, "x": r["round"]} for r in records if r.get("phase") == "round"]
+        plot_series(
+            rounds,
+            ["reward/mean", "reward/std", "dis/acc_real", "dis/acc_fake", "dis/loss"],
+            folder / "adversarial.png",
+            title=f"{name}: every round's reward and discriminator (train mode)",
+        )
+    return path

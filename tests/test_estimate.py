@@ -80,7 +80,7 @@ def test_costs_scale_with_data_and_schedule():
     assert more_rollouts.round_s > base.round_s
     short = estimate_seconds(cfg, base)
     longer = estimate_seconds(tiny(["adversarial.rounds=8"]), base)
-    assert math.isclose(longer - short, 4 * base.round_s + base.eval_s * 
+    assert math.isclose(longer - short, 4 * base.round_s + base.eval_s *
                         (math.ceil(8 / cfg.eval.every_rounds) - math.ceil(4 / cfg.eval.every_rounds)))
     capped = estimate_seconds(tiny(["adversarial.rounds=8", "adversarial.budget_minutes=0.0001"]), base)
     assert capped < longer

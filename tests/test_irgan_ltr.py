@@ -28,8 +28,8 @@ def split(rows: LetorData, test_queries: int = 3) -> tuple[LetorData, LetorData]
 
 
 def write_letor(path: Path, rows: LetorData) -> None:
-    lines = [f"{int(l)} qid:{q} " + " ".join(f"{k + 1}:{v:.6f}" for k, v in enumerate(f)) + " # doc"
-             for l, q, f in zip(rows.labels, rows.qids, rows.features)]  # fmt: skip
+    lines = [f"{int(rel)} qid:{q} " + " ".join(f"{k + 1}:{v:.6f}" for k, v in enumerate(f)) + " # doc"
+             for rel, q, f in zip(rows.labels, rows.qids, rows.features)]  # fmt: skip
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from seqadv.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,3 +49,16 @@ def test_a_run_without_validation_figures_is_refused(tmp_path):
     assert out.returncode == 2 and "validation" in out.stderr
     out = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "missing")], capture_output=True, text=True)
     assert out.returncode == 2 and "metrics.jsonl" in out.stderr
+
+
+def test_one_command_trains_the_seeds_then_prints_the_table_and_skips_finished_runs(tmp_path):
+    script = REPO / "experiments" / "irgan_reproduce.py"
+    args = [sys.executable, str(script), "--out", str(tmp_path), "--seeds", "0", "1", "--preset", str(TINY),
+            "--set", "data.kwargs={n_items: 40, validation: 0.25}", "--set", "adversarial.rounds=2",
+            "--set", "eval.every_rounds=1"]  # fmt: skip
+    out = subprocess.run(args, capture_output=True, text=True, check=True)
+    assert "seed 0: -m seqadv train" in out.stdout and "seed 1: exit 0" in out.stdout
+    assert any(x.startswith("| mean ± sd of 2 | IRGAN, validation") for x in out.stdout.splitlines())
+    assert (tmp_path / "irgan_ml100k.png").is_file()
+    again = subprocess.run(args, capture_output=True, text=True, check=True)
+    assert "seed 0:" not in again.stdout and "| mean ± sd of 2 |" in again.stdout  # nothing retrained
