@@ -239,3 +239,14 @@ def test_eval_select_keeps_the_best_validation_round_in_best_pt(tmp_path):
     assert ckpt["state"]["round"] == best["round"]
     with pytest.raises(ConfigError, match="select_mode"):
         load_config(TINY, ["eval.select_mode=biggest"])
+
+
+def test_each_run_seed_starts_from_its_own_discriminator():
+    first = AdversarialTrainer(load_config(TINY, ["seed=1"]))
+    again = AdversarialTrainer(load_config(TINY, ["seed=1"]))
+    other = AdversarialTrainer(load_config(TINY, ["seed=2"]))
+    assert torch.equal(first.discriminator.mf.users, again.discriminator.mf.users)
+    assert not torch.equal(first.discriminator.mf.users, other.discriminator.mf.users)
+    pinned = [AdversarialTrainer(load_config(TINY, [f"seed={s}", "discriminator.kwargs={dim: 5, seed: 0}"]))
+              for s in (1, 2)]  # fmt: skip
+    assert torch.equal(pinned[0].discriminator.mf.users, pinned[1].discriminator.mf.users)

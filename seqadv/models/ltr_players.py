@@ -95,14 +95,18 @@ class LTRDiscriminator(Discriminator):
         vocab_size: the shared id range (``max(n_queries, n_rows)``); max_len: 2.
         data: the experiment's data (the trainer passes it): its rows' features are read.
         features: (n_rows, F) the rows' features instead of ``data``.
-        hidden, seed: the network; l2: the weight decay (0 by default).
+        hidden: the network's width; l2: the weight decay (0 by default).
+        seed: seeds the initialization; None (default): drawn from the torch RNG (seeded by
+            the trainer from the run's seed).
     """
 
     level = "sequence"
 
     def __init__(self, vocab_size: int, max_len: int = 2, pad_id: int | None = None, data: Any = None,
-                 features: Tensor | None = None, hidden: int = 46, l2: float = 0.0, seed: int = 0) -> None:  # fmt: skip
+                 features: Tensor | None = None, hidden: int = 46, l2: float = 0.0, seed: int | None = None) -> None:  # fmt: skip
         super().__init__(vocab_size, max_len, pad_id)
+        if seed is None:  # from the torch RNG, which the trainer seeds from the run's seed
+            seed = int(torch.randint(0, 2**62, (1,)))
         if max_len != 2:
             raise ValueError(f"an LTR discriminator judges [query, row] pairs: max_len must be 2, got {max_len}")
         if features is None:

@@ -206,7 +206,9 @@ class MFDiscriminator(Discriminator):
     Args:
         vocab_size: the shared id range (``max(n_users, n_items)``); max_len: 2.
         n_users, n_items: table sizes (default: ``vocab_size``).
-        dim, init_delta, seed: as :class:`MatrixFactorization`.
+        dim, init_delta: as :class:`MatrixFactorization`.
+        seed: seeds the initialization; None (default): drawn from the torch RNG (the trainer
+            seeds it from the run's seed, so each seed starts from its own discriminator).
         l2: IRGAN's 0.1 / 16.
     """
 
@@ -214,8 +216,10 @@ class MFDiscriminator(Discriminator):
 
     def __init__(self, vocab_size: int, max_len: int = 2, pad_id: int | None = None, n_users: int | None = None,
                  n_items: int | None = None, dim: int = 5, init_delta: float = 0.05, l2: float = 0.1 / 16,
-                 seed: int = 0) -> None:  # fmt: skip
+                 seed: int | None = None) -> None:  # fmt: skip
         super().__init__(vocab_size, max_len, pad_id)
+        if seed is None:  # from the torch RNG, which the trainer seeds from the run's seed
+            seed = int(torch.randint(0, 2**62, (1,)))
         if max_len != 2:
             raise ValueError(f"an MF discriminator judges [user, item] pairs: max_len must be 2, got {max_len}")
         self.mf = MatrixFactorization(n_users or vocab_size, n_items or vocab_size, dim, init_delta, seed)
