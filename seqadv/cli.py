@@ -453,6 +453,23 @@ def cmd_bleu(args: argparse.Namespace) -> int:
     return bleu_cli.run(args)
 
 
+def _eval_sweep(argv: list[str]) -> int:
+    from seqadv import sweep_command
+
+    parser = argparse.ArgumentParser(
+        prog="seqadv eval sweep", description=sweep_command.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    sweep_command.add_arguments(parser)
+    args = parser.parse_args(argv[2:])
+    _setup_logging(0)
+    try:
+        return int(sweep_command.run(args) or 0)
+    except SeqadvError as exc:
+        print(f"seqadv: error: {exc}", file=sys.stderr)
+        return 2
+
+
 def cmd_irgan(args: argparse.Namespace) -> int:
     from seqadv import irgan_command
 
@@ -641,6 +658,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else list(argv)
+    if given[:2] == ["eval", "sweep"]:  # `seqadv eval sweep RUN...` (a run named sweep: ./sweep)
+        return _eval_sweep(given)
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = ["seqadv", *(sys.argv[1:] if argv is None else argv)]

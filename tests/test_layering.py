@@ -45,6 +45,7 @@ LAYERS = {
     "seqadv.cli_catalog": 8,
     "seqadv.bleu_command": 8,
     "seqadv.irgan_command": 8,
+    "seqadv.sweep_command": 8,
     "seqadv.__main__": 8,
 }
 

@@ -348,8 +348,9 @@ class LSTMGenerator(nn.Module):
         after_eos = (is_eos.long().cumsum(dim=1) - is_eos.long()) > 0
         return ~after_eos & (sequences != self.pad_id)
 
-    def _masked_token_nll(self, sequences: Tensor, grad: bool) -> tuple[Tensor, Tensor]:
-        """Per-token NLL (B, T), 0 outside the mask, and the (B, T) mask."""
+    def _masked_token_nll(self, sequences: Tensor, grad: bool, temperature: float = 1.0) -> tuple[Tensor, Tensor]:
+        """Per-token NLL (B, T), 0 outside the mask, and the (B, T) mask; ``temperature``
+        divides the logits (the tempered model's NLL)."""
         mask = self.token_mask(sequences)
         hidden = self.hidden_states(sequences)
         flat_mask = mask.reshape(-1)
@@ -359,7 +360,11 @@ class LSTMGenerator(nn.Module):
         if not all_rows:
             rows, targets = rows[flat_mask], targets[flat_mask]
         fn = projected_cross_entropy if grad else projected_nll
-        losses = fn(rows, self.output.weight, self.output_bias(), targets)
+        weight, bias = self.output.weight, self.output_bias()
+        if temperature != 1.0:
+            weight = weight / temperature
+            bias = None if bias is None else bias / temperature
+        losses = fn(rows, weight, bias, targets)
         if all_rows:
             return losses.view(sequences.shape), mask
         out = losses.new_zeros(flat_mask.shape[0])
@@ -381,11 +386,15 @@ class LSTMGenerator(nn.Module):
         return nll.sum() / mask.sum().clamp(min=1)
 
     @torch.no_grad()
-    def nll(self, sequences: Tensor, batch_size: int = 1000) -> float:
-        """Mean per-token NLL of ``sequences`` (N, T) under this model (no gradient)."""
+    def nll(self, sequences: Tensor, batch_size: int = 1000, temperature: float = 1.0) -> float:
+        """Mean per-token NLL of ``sequences`` (N, T) under this model (no gradient), or
+        under the tempered model (logits / ``temperature``, as sampling at it draws)."""
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature!r}")
         total, count = 0.0, 0
         for start in range(0, sequences.shape[0], batch_size):
-            nll, mask = self._masked_token_nll(sequences[start : start + batch_size], grad=False)
+            nll, mask = self._masked_token_nll(sequences[start : start + batch_size], grad=False,
+                                               temperature=temperature)  # fmt: skip
             total += float(nll.sum(dtype=torch.float64))
             count += int(mask.sum())
         return total / max(count, 1)
