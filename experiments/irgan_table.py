@@ -9,8 +9,10 @@ metrics) and prints, as markdown:
   (``--select``, default NDCG@3) is best (test figures of that round only), and IRGAN at the
   round whose *test* figure is best: an upper bound, the way IRGAN's own code picked its
   released model (over every evaluation, on the test split);
-- the means and standard deviations over the runs, the bar of the issue checked on them, and
-  each run's wall time.
+- the means and standard deviations over the runs with a validation split, the bar of the
+  issue checked on them, and each run's wall time. A run without a validation split (IRGAN's
+  own setting, ``experiments/irgan_ml100k_released_dns.yaml``) gets its test-selected upper
+  bound only.
 
     python experiments/irgan_table.py runs/irgan_s0 runs/irgan_s1 runs/irgan_s2 [--plot FILE.png]
 
@@ -59,8 +61,6 @@ def read_run(path: Path) -> list[dict]:
             rows.append(record)
     if not rows or rows[0].get("round") != 0:
         fail(f"{file}: no adversarial evaluations with ranking metrics from round 0")
-    if "eval/validation/p@3" not in rows[0]:
-        fail(f"{file}: no validation figures (set data.kwargs.validation > 0)")
     return rows
 
 
@@ -73,13 +73,14 @@ def summarize(path: Path, select: str) -> dict:
     rounds = [r for r in rows if r["round"] > 0]
     if not rounds:
         fail(f"{path}: no adversarial evaluation after round 0")
-    by_validation = max(rounds, key=lambda r: (r[f"eval/validation/{select}"], -r["round"]))
+    has_validation = f"eval/validation/{select}" in rows[0]
+    by_validation = max(rounds, key=lambda r: (r[f"eval/validation/{select}"], -r["round"])) if has_validation else None
     by_test = max(rounds, key=lambda r: (r[f"eval/{select}"], -r["round"]))
     return {
         "run": path.name,
         "dns": test_figures(rows[0]),
-        "validation": test_figures(by_validation),
-        "validation_round": by_validation["round"],
+        "validation": test_figures(by_validation) if by_validation else None,
+        "validation_round": by_validation["round"] if by_validation else None,
         "test": test_figures(by_test),
         "test_round": by_test["round"],
         "last": test_figures(rows[-1]),
@@ -105,18 +106,24 @@ def table(runs: list[dict], select: str) -> list[str]:
     lines = [head, "|" + "---|" * (len(NAMES) + 2)]
     for r in runs:
         lines.append(f"| {r['run']} | DNS start (round 0) | {cells(r['dns'])} |")
-        lines.append(f"| {r['run']} | IRGAN, validation {select} (round {r['validation_round']}) | {cells(r['validation'])} |")
+        if r["validation"] is not None:
+            lines.append(f"| {r['run']} | IRGAN, validation {select} (round {r['validation_round']}) | {cells(r['validation'])} |")
         lines.append(f"| {r['run']} | IRGAN, last round ({r['last_round']}) | {cells(r['last'])} |")
         lines.append(f"| {r['run']} | IRGAN, test {select}: upper bound (round {r['test_round']}) | {cells(r['test'])} |")
-    n = len(runs)
-    for key, label in (("dns", "DNS start"), ("validation", f"IRGAN, validation {select}"),
-                       ("last", "IRGAN, last round"), ("test", f"IRGAN, test {select}: upper bound")):  # fmt: skip
-        text, _ = mean_cells([r[key] for r in runs])
-        lines.append(f"| mean ± sd of {n} | {label} | {text} |")
+    selected = [r for r in runs if r["validation"] is not None]
+    if len(selected) > 1:
+        n = len(selected)
+        for key, label in (("dns", "DNS start"), ("validation", f"IRGAN, validation {select}"),
+                           ("last", "IRGAN, last round"), ("test", f"IRGAN, test {select}: upper bound")):  # fmt: skip
+            text, _ = mean_cells([r[key] for r in selected])
+            lines.append(f"| mean ± sd of {n} | {label} | {text} |")
     return lines
 
 
 def bar_lines(runs: list[dict]) -> list[str]:
+    runs = [r for r in runs if r["validation"] is not None]
+    if not runs:
+        return ["bar: no run has a validation split, so none is validation-selected"]
     _, dns = mean_cells([r["dns"] for r in runs])
     _, gan = mean_cells([r["validation"] for r in runs])
     out = []
@@ -141,6 +148,8 @@ def plot(runs: list[dict], path: Path) -> None:
     for r in runs:
         x = [row["round"] for row in r["rows"]]
         for ax, split in zip(axes, ("eval/", "eval/validation/")):
+            if f"{split}p@3" not in r["rows"][0]:
+                continue
             (line,) = ax.plot(x, [row[f"{split}p@3"] for row in r["rows"]], label=r["run"])
             ax.axhline(r["rows"][0][f"{split}p@3"], color=line.get_color(), ls=":", lw=1)
     for ax, title in zip(axes, ("test P@3", "validation P@3")):

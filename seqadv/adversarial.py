@@ -451,7 +451,7 @@ class AdversarialTrainer:
         self.records.append(record)
         self.evaluations += 1
         shown = ", ".join(
-            f"{k.split('/')[-1]} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)
+            f"{k.removeprefix('eval/')} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)
         )
         log.info("[%s %d] %s", phase, step, shown)
         for row in samples[: self.cfg.eval.n_print]:

@@ -250,7 +250,9 @@ def registered_component(kind: str | None, name: str) -> bool:
 def resolve_paths(cfg: ExperimentConfig, base_dir: Path | None) -> None:
     """Make the config's file paths absolute (so a resumed run or ``seqadv eval`` finds them).
 
-    A relative path is looked up in the current directory first, then next to the config.
+    A relative path is looked up in the current directory first, then next to the config;
+    the keys ending in ``path`` of the data source's, generator's and discriminator's kwargs
+    are paths too.
     """
     from seqadv.experiment import resolve_path
 
@@ -263,9 +265,10 @@ def resolve_paths(cfg: ExperimentConfig, base_dir: Path | None) -> None:
     cfg.data.test_path = fix(cfg.data.test_path)
     cfg.pretrain.init_checkpoint = fix(cfg.pretrain.init_checkpoint)
     cfg.eval.lm = fix(cfg.eval.lm)
-    for key, value in list(cfg.data.kwargs.items()):  # a data source's own paths
-        if key.endswith("path") and isinstance(value, str):
-            cfg.data.kwargs[key] = fix(value)
+    for kwargs in (cfg.data.kwargs, cfg.generator.kwargs, cfg.discriminator.kwargs):
+        for key, value in list(kwargs.items()):  # a component's own paths (*path keys)
+            if key.endswith("path") and isinstance(value, str):
+                kwargs[key] = fix(value)
 
 
 def named(key: str, build: Any) -> Any:

@@ -250,3 +250,20 @@ def test_each_run_seed_starts_from_its_own_discriminator():
     pinned = [AdversarialTrainer(load_config(TINY, [f"seed={s}", "discriminator.kwargs={dim: 5, seed: 0}"]))
               for s in (1, 2)]  # fmt: skip
     assert torch.equal(pinned[0].discriminator.mf.users, pinned[1].discriminator.mf.users)
+
+
+def test_a_run_can_start_from_irgans_released_dns_model(shared_data):
+    from seqadv.evaluation import METRICS, EvalContext
+
+    d = shared_data / "movielens-100k"
+    preset = ROOT / "experiments" / "irgan_ml100k_released_dns.yaml"
+    cfg = load_config(preset, [f"data.kwargs={{path: {d / 'ml-100k.inter'}, n_items: 1683}}",
+                               f"generator.kwargs={{dim: 5, positive_mix: 0.2, init_path: {d / 'model_dns_ori.pkl'}}}"])  # fmt: skip
+    trainer = AdversarialTrainer(cfg)
+    got = METRICS.get("ranking")(EvalContext(torch.zeros(0, 2), trainer.generator, trainer.data, trainer.cfg.eval))
+    want = {"p@3": 0.3845, "p@5": 0.3474, "p@10": 0.2967, "ndcg@3": 0.3986, "ndcg@5": 0.3749, "ndcg@10": 0.3518}
+    assert {k: round(got[f"eval/{k}"], 4) for k in want} == want
+    bad = load_config(preset, [f"data.kwargs={{path: {d / 'ml-100k.inter'}, n_items: 1700}}",
+                               f"generator.kwargs={{init_path: {d / 'model_dns_ori.pkl'}}}"])  # fmt: skip
+    with pytest.raises(ConfigError, match="init_path"):
+        AdversarialTrainer(bad)

@@ -187,14 +187,29 @@ class MFPolicy(ItemPolicy):
 
 
 def mf_policy(data: Any, seed: int, dim: int = 5, init_delta: float = 0.05, negative_temperature: float = 0.2,
-              positive_mix: float = 0.0) -> MFPolicy:  # fmt: skip
-    """The GENERATORS factory of ``irgan_mf``: sizes from the data's ``extra["ratings"]``."""
+              positive_mix: float = 0.0, init_path: str | None = None) -> MFPolicy:  # fmt: skip
+    """The GENERATORS factory of ``irgan_mf``: sizes from the data's ``extra["ratings"]``.
+
+    ``init_path``: start from an IRGAN parameter pickle (``[user emb, item emb, item bias]``, such
+    as its released ``model_dns_ori.pkl``), read by the numpy-only unpickler; its tables must
+    have the data's sizes.
+    """
     from seqadv.errors import ConfigError
 
     info = getattr(data, "extra", {}).get("ratings")
     if info is None:
         raise ConfigError("generator 'irgan_mf' needs ratings data: set data.source to 'ratings'")
-    mf = MatrixFactorization(info["n_users"], info["n_items"], dim=dim, init_delta=init_delta, seed=seed)
+    if init_path is None:
+        mf = MatrixFactorization(info["n_users"], info["n_items"], dim=dim, init_delta=init_delta, seed=seed)
+    else:
+        from seqadv.data.safe_pickle import load_numpy_pickle
+
+        mf = MatrixFactorization.from_arrays(load_numpy_pickle(init_path))
+        if (mf.n_users, mf.n_items) != (info["n_users"], info["n_items"]):
+            raise ConfigError(
+                f"generator.kwargs.init_path {init_path}: its tables are {mf.n_users} users x {mf.n_items} items, the "
+                f"data's {info['n_users']} x {info['n_items']} (set data.kwargs.n_items to match)"
+            )
     return MFPolicy(mf, pool=data.train, negative_temperature=negative_temperature, positive_mix=positive_mix)
 
 
