@@ -91,6 +91,13 @@ def summarize(path: Path, select: str) -> dict:
     }
 
 
+def _threads(path: Path) -> str:
+    for line in (path / "config.yaml").read_text().splitlines() if (path / "config.yaml").is_file() else []:
+        if line.startswith("threads:"):
+            return line.split(":", 1)[1].strip()
+    return "?"
+
+
 def cells(values: dict[str, float]) -> str:
     return " | ".join(f"{values[m]:.4f}" for m in METRICS)
 
@@ -171,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs = [summarize(p, args.select) for p in args.runs]
     print(machine_line())
+    threads = sorted({_threads(p) for p in args.runs})
+    print(f"the runs' torch threads (their config.yaml): {', '.join(map(str, threads))}")
     users = sorted({r["users"] for r in runs})
     print(f"test users evaluated: {users}; figures on the test split; selection as labelled")
     print()
