@@ -56,7 +56,12 @@ def test_text_runs_get_bleu5_and_self_bleu5_and_a_plot(tmp_path, capsys):
 
     run = tmp_path / "coco"
     preset = REPO / "experiments" / "seqgan_coco_tiny.yaml"
-    assert main(["train", str(preset), "--set", "adversarial.rounds=0", "--out", str(run)]) == 0
+    words = "a man rides a horse on the beach near the sea at dusk with a dog".split()
+    corpus = [" ".join(words[i % 7 : i % 7 + 5 + i % 4]) for i in range(60)]
+    (tmp_path / "train.txt").write_text("\n".join(corpus[:45]) + "\n")
+    (tmp_path / "test.txt").write_text("\n".join(corpus[45:]) + "\n")
+    sets = ["adversarial.rounds=0", f"data.train_path={tmp_path / 'train.txt'}", f"data.test_path={tmp_path / 'test.txt'}"]
+    assert main(["train", str(preset), *[a for x in sets for a in ("--set", x)], "--out", str(run)]) == 0
     capsys.readouterr()
     png = tmp_path / "curve.png"
     assert main(["eval", "sweep", str(run), "--alphas", "1", "1.5", "--n-samples", "40", "--plot", str(png)]) == 0
