@@ -135,7 +135,7 @@ class RetrievalCore(BatchedCore):
         #: (U, I) bool, each query's own candidates (learning to rank), or None: every item
         self.candidates = info.get("candidates")
         self.starts = positives.any(1).nonzero().squeeze(1)
-        allowed = info["candidates"] if info.get("candidates") is not None else torch.ones_like(positives)
+        allowed = self.candidates if self.candidates is not None else torch.ones_like(positives)
         if exclude_positives and bool(((allowed & ~positives).sum(1) == 0)[self.starts].any()):
             raise ConfigError("exclude_positives: a user has every candidate item as a training positive")
         self.exclude_positives = bool(exclude_positives)
@@ -212,21 +212,20 @@ class RetrievalCore(BatchedCore):
     def step(self, actions: Tensor, skip: Tensor | None = None) -> StepOutput:
         actions = check_token_actions(torch.as_tensor(actions), self.num_envs, self.n_items)
         active = ~self.done if skip is None else ~self.done & ~skip
-        if self.exclude_positives and bool(self.positives[self.user[:, 0], actions][active].any()):
-            row = int((self.positives[self.user[:, 0], actions] & active).nonzero()[0])
-            raise ValueError(f"action {int(actions[row])} (env {row}) is a training positive of its user, masked out")
-        if self.candidates is not None and not bool(self.candidates[self.user[:, 0], actions][active].all()):
-            row = int((~self.candidates[self.user[:, 0], actions] & active).nonzero()[0])
-            raise ValueError(f"action {int(actions[row])} (env {row}) is not a candidate of its query")
+        users = self.user[:, 0]
+        for refused, why in (
+            (self.positives[users, actions] if self.exclude_positives else None, "is a training positive of its user, masked out"),
+            (~self.candidates[users, actions] if self.candidates is not None else None, "is not a candidate of its query"),
+        ):  # fmt: skip
+            if refused is not None and bool((refused & active).any()):
+                row = int((refused & active).nonzero()[0])
+                raise ValueError(f"action {int(actions[row])} (env {row}) {why}")
         pairs = torch.cat([self.user, actions[:, None]], dim=1)
         info = StepInfo(pairs, actions, active, active.clone(), torch.full_like(actions, 2))
         rewards = self.reward_scheme.rewards(info)
         self.done |= active
         finished = torch.where(active[:, None], pairs, torch.full_like(pairs, self.data.pad_id))
         return StepOutput(rewards, active.clone(), torch.zeros_like(active), finished)
-
-    def episode_info(self, row: int, finished: Tensor) -> dict[str, Any]:
-        return {"sequence": finished.numpy().copy()}
 
 
 RetrievalEnv, RetrievalVectorEnv = env_forms(

@@ -297,13 +297,14 @@ class AdversarialTrainer:
                 self.rollout_policy.state_dict() if self.rollout_policy is not None else None
             ),
             "learner": self.learner.state_dict(),
-            "env": self._env_core().state_dict() if self._env_core() is not None else {},
+            "env": self._env_core().state_dict(),
         }
 
     def _env_core(self) -> Any:
-        """The environment's batched core (its state outlives episodes: a sweep position)."""
+        """The environment's batched core (its state outlives episodes: a sweep position);
+        a stand-in without state for an environment that is not a seqadv core."""
         core = getattr(self.env, "core", None)
-        return core if hasattr(core, "state_dict") else None
+        return core if hasattr(core, "state_dict") else _Stateless()
 
     def save(self, name: str = "last.pt") -> Path | None:
         if self.run is None:
@@ -354,8 +355,7 @@ class AdversarialTrainer:
             if self.rollout_policy is not None:
                 self.rollout_policy.load_state_dict(adv["rollout_policy"])
             self.learner.load_state_dict(adv["learner"])
-            if self._env_core() is not None:
-                self._env_core().load_state_dict(adv.get("env") or {})
+            self._env_core().load_state_dict(adv.get("env") or {})
         self.state = {**self.state, **ckpt["state"]}
         if extended and self.state["phase"] == "done":
             more_rounds = self.adversarial and self.state["round"] < self.cfg.adversarial.rounds
@@ -672,6 +672,16 @@ class AdversarialTrainer:
         path = plot_run(self.records, self.run.path / "plots", self.cfg.name, self.adversarial)
         if path is not None:
             log.info("learning curve: %s", path)
+
+class _Stateless:
+    """The state of an environment that keeps none between episodes."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
 
 def _over_budget(seconds: float, budget_minutes: float | None) -> bool:
     return budget_minutes is not None and seconds >= 60.0 * budget_minutes

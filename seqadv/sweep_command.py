@@ -71,7 +71,6 @@ def sweep_points(gen: Any, data: Any, alphas: list[float], n: int, seed: int, n_
     from seqadv.evaluation import cli_samples, metric_signature
 
     points = []
-    refs = None
     for alpha in alphas:
         tau = 1.0 / alpha
         start = time.perf_counter()
@@ -85,9 +84,8 @@ def sweep_points(gen: Any, data: Any, alphas: list[float], n: int, seed: int, n_
             from seqadv.evaluation import reference_stats
             from seqadv.metrics.self_bleu import self_bleu
 
-            refs = refs or reference_stats(data, 5)
             hyps = [data.tokens(row) for row in samples]
-            point["bleu5"] = float(refs.bleu_many(hyps, ns=(5,))[5].score)
+            point["bleu5"] = float(reference_stats(data, 5).bleu_many(hyps, ns=(5,))[5].score)  # built once, kept
             m = len(hyps) if n_self_bleu is None else min(n_self_bleu, len(hyps))
             point["self_bleu5"] = float(self_bleu(hyps[:m], n=5).score)
             point["signature"] = metric_signature("sweep-text", hyps=n, refs=len(data.test_tokens),
